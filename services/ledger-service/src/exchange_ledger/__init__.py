@@ -1,0 +1,1 @@
+"""Ledger service: append-only double-entry ledger on PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Trading core: deterministic matching engine, risk, durability and the gRPC service."""
