@@ -28,11 +28,11 @@ test: setup  ## run every test (starts the local stack if it is not up)
 lint:  ## ruff + mypy + buf lint + generated-code check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check . || true
-	$(VENV)/bin/mypy
+	scripts/typecheck.sh
 	$(MAKE) buf-lint gen-check
 
 typecheck:
-	$(VENV)/bin/mypy
+	scripts/typecheck.sh
 
 gen:  ## regenerate contracts/gen/python from contracts/proto
 	scripts/gen_contracts.sh

@@ -35,7 +35,9 @@ def parse_units(text: str, scale: int, *, signed: bool = False) -> int:
     significant = frac.rstrip("0")
     if len(significant) > scale:
         raise MoneyFormatError(f"{text!r} has more than {scale} decimal places")
-    units = int(whole) * 10**scale + (int(significant) * 10 ** (scale - len(significant)) if significant else 0)
+    units: int = int(whole) * 10**scale
+    if significant:
+        units += int(significant) * 10 ** (scale - len(significant))
     return -units if sign else units
 
 
