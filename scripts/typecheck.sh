@@ -13,11 +13,13 @@ for pkg in "$root"/libs/* "$root"/services/*; do
   (cd "$pkg" && "$mypy" --config-file "$root/pyproject.toml" "${targets[@]}") || status=1
 done
 targets=()
-for dir in tests bench; do
+for dir in tests bench scripts; do
   if [[ -n "$(find "$root/$dir" -name '*.py' -print -quit 2>/dev/null)" ]]; then targets+=("$dir"); fi
 done
 if ((${#targets[@]})); then
   echo "mypy ${targets[*]}"
-  (cd "$root" && "$mypy" --config-file "$root/pyproject.toml" "${targets[@]}") || status=1
+  # scripts/ is the base of the stack tool's package (`python -m stack` from scripts/).
+  (cd "$root" && MYPYPATH=scripts "$mypy" --config-file "$root/pyproject.toml" "${targets[@]}") \
+    || status=1
 fi
 exit $status
