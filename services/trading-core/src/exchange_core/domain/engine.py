@@ -1,0 +1,501 @@
+"""The engine: the pipeline of every command, spelled out in one place.
+
+PlaceOrder: sequence -> symbol mode -> static checks -> price band -> rate limit ->
+client id -> open-order limit -> post-only -> funds -> liquidity/FOK -> reserve (risk
+pre-hold) -> match + settle -> rest or cancel the remainder (risk release) -> book delta.
+Every stage either rejects (a returned code; nothing changed except the sequence number
+and the account's rate-limit counter) or moves to the next one.
+"""
+
+from exchange_common.ids import AccountId, Asset, Symbol
+from exchange_core.domain import codes, state_codec
+from exchange_core.domain.account import Account, Balance
+from exchange_core.domain.book import Level
+from exchange_core.domain.commands import (
+    BalanceAdjust,
+    CancelAll,
+    CancelOrder,
+    Command,
+    PlaceOrder,
+    SetSymbolMode,
+)
+from exchange_core.domain.events import (
+    BalanceApplied,
+    BookDelta,
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    SymbolModeChanged,
+)
+from exchange_core.domain.fees import buy_unit
+from exchange_core.domain.invariants import ConfigError
+from exchange_core.domain.lifecycle import CANCEL, FULL_FILL, PARTIAL_FILL, transition
+from exchange_core.domain.market import (
+    PRICE_TICKS_MAX,
+    EngineConfig,
+    MarketGrid,
+    parse_order_id,
+)
+from exchange_core.domain.market_state import MarketState
+from exchange_core.domain.matching import cancel_resting, fillable, match
+from exchange_core.domain.order import Order, pack_kind, unpack_kind
+from exchange_core.domain.results import BalanceView, Batch, BookDepth, OrderView, Result
+from exchange_core.domain.state_check import check_engine
+from exchange_core.domain.validation import (
+    check_account,
+    check_place,
+    normalized_tif,
+)
+
+ADJUSTMENT_ID_MAX_LEN = 128
+# tuple.__new__(Cls, values) builds a NamedTuple without its Python-level __new__ frame
+# (3x cheaper on the hot path); field order is the class's.
+_new = tuple.__new__
+_NO_BAND = (0, 0)
+
+
+class Engine:
+    """Markets, books and per-account risk of one shard; applies commands in order."""
+
+    __slots__ = (
+        "_accounts",
+        "_adjustments",
+        "_fee_account",
+        "_markets",
+        "_scales",
+        "account_seq",
+        "config",
+    )
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._scales: dict[Asset, int] = {}
+        for asset in config.assets:
+            if asset.code in self._scales or not 0 <= asset.scale <= 18 or not asset.code:
+                raise ConfigError(f"asset {asset.code!r}: duplicate or scale not in 0..18")
+            self._scales[asset.code] = asset.scale
+        limits = config.limits
+        if limits.max_open_orders <= 0 or limits.rate_limit_window_ns <= 0:
+            raise ConfigError("max_open_orders and rate_limit_window_ns must be > 0")
+        self._markets: dict[Symbol, MarketState] = {}
+        for spec in sorted(config.markets, key=lambda s: s.symbol):
+            if spec.symbol in self._markets or not spec.symbol:
+                raise ConfigError(f"market {spec.symbol!r}: duplicate or empty symbol")
+            grid = MarketGrid(spec, self._scales)
+            self._markets[spec.symbol] = MarketState(grid, limits.closed_orders_retained)
+        if not config.fee_account:
+            raise ConfigError("fee_account must not be empty")
+        self._accounts: dict[AccountId, Account] = {}
+        self._fee_account = self._account(config.fee_account)
+        for m in self._markets.values():
+            # The Balance object stays the same for the engine's life (restore updates it
+            # in place), so the hot path credits fees without a lookup.
+            m.fee_balance = self._fee_account.balance(m.grid.quote)
+        self._adjustments: set[str] = set()
+        self.account_seq = 0
+
+    # ---- commands ---------------------------------------------------------------------
+
+    def apply(self, cmd: Command) -> Result:
+        """Apply one sequenced command; never raises for a business outcome."""
+        kind = type(cmd)
+        if kind is PlaceOrder:
+            return self._place(cmd)  # type: ignore[arg-type]
+        if kind is CancelOrder:
+            return self._cancel(cmd)  # type: ignore[arg-type]
+        if kind is CancelAll:
+            return self._cancel_all(cmd)  # type: ignore[arg-type]
+        if kind is SetSymbolMode:
+            return self._set_mode(cmd)  # type: ignore[arg-type]
+        if kind is BalanceAdjust:
+            return self._adjust(cmd)  # type: ignore[arg-type]
+        raise TypeError(f"not a command: {kind.__name__}")
+
+    def _account(self, account_id: AccountId) -> Account:
+        acct = self._accounts.get(account_id)
+        if acct is None:
+            acct = self._accounts[account_id] = Account(account_id)
+        return acct
+
+    def _place(self, cmd: PlaceOrder) -> Result:
+        m = self._markets.get(cmd.symbol)
+        if m is None:
+            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", cmd.symbol, 0, [])
+        m.seq += 1
+        mode = m.mode
+        if mode != codes.MODE_NORMAL:
+            if mode == codes.MODE_HALTED:
+                return _reject(m, cmd, codes.SYMBOL_HALTED, "symbol is halted")
+            if mode == codes.MODE_CANCEL_ONLY:
+                return _reject(m, cmd, codes.SYMBOL_CANCEL_ONLY, "symbol is cancel-only")
+        g = m.grid
+        code, reason = check_place(g, cmd)
+        if code != codes.OK:
+            return _reject(m, cmd, code, reason)
+        limit = cmd.order_type == codes.LIMIT
+        tif = normalized_tif(cmd.order_type, cmd.time_in_force)
+        if mode == codes.MODE_POST_ONLY and (not limit or tif != codes.GTC):
+            return _reject(m, cmd, codes.SYMBOL_POST_ONLY, "symbol is post-only")
+        buy = cmd.side == codes.BUY
+        price = cmd.price_ticks
+        ref = m.last_ticks or g.reference_ticks
+        if ref != m.band_ref:
+            m.band_ref = ref
+            m.band_low, m.band_high = _band(m)
+        low, high = m.band_low, m.band_high
+        if limit and high and not low <= price <= high:
+            return _reject(m, cmd, codes.PRICE_OUTSIDE_BAND, "price outside the band")
+        acct = self._account(cmd.account_id)
+        limits = self.config.limits
+        if limits.rate_limit_count > 0 and not acct.admit(
+                cmd.ts_ns, limits.rate_limit_window_ns, limits.rate_limit_count):
+            return _reject(m, cmd, codes.RATE_LIMITED, "too many commands")
+        cid = cmd.client_order_id
+        if cid and cid in acct.cids:
+            return _reject(m, cmd, codes.DUPLICATE_CLIENT_ORDER_ID, "client_order_id in use")
+        if len(acct.open) >= limits.max_open_orders:
+            return _reject(m, cmd, codes.TOO_MANY_OPEN_ORDERS, "too many open orders")
+        opp = m.asks if buy else m.bids
+        post_only = cmd.post_only or mode == codes.MODE_POST_ONLY
+        if post_only:
+            best = opp.best()
+            if best and (best <= price if buy else best >= price):
+                return _reject(m, cmd, codes.POST_ONLY_WOULD_TAKE, "post-only would take")
+        qty = cmd.qty_lots
+        asset, unit, hold = _reserve(g, cmd, limit, buy)
+        bal = acct.balance(asset)
+        if bal.available < hold:
+            return _reject(m, cmd, codes.INSUFFICIENT_FUNDS, f"needs {hold} {asset} available")
+        stp = cmd.stp or codes.STP_NONE
+        cap = price if limit else _market_cap(buy, cmd.protection_ticks, low, high)
+        order = Order(m.seq, m.symbol, acct, cid, cmd.side,
+                      pack_kind(cmd.order_type, tif, post_only, stp), price, qty, hold, unit)
+        if not limit:
+            best = opp.best()
+            if not best or (best > cap if buy else best < cap):
+                return _reject(m, cmd, codes.NO_LIQUIDITY, "no liquidity within bounds")
+        if tif == codes.FOK and not fillable(opp, order, cap, stp):
+            return _reject(m, cmd, codes.FOK_UNFILLABLE, "cannot fill completely")
+        bal.available -= hold
+        bal.hold += hold
+        events: list[Event] = [_new(OrderAccepted, (
+            order.no, cid, acct.id, cmd.side, cmd.order_type, tif, price, qty,
+            cmd.quote_budget, post_only, stp, asset, hold, cmd.protection_ticks))]
+        touched: list[Level] = []
+        stopped = False
+        keys = opp.keys
+        if keys and not post_only and (-keys[-1] <= cap if buy else keys[-1] >= cap):
+            # (ask keys are negated prices, see book.py)
+            stopped = match(m, order, cap, stp, m.fee_balance, events, touched)
+        return self._finish_taker(m, order, bal, asset, limit and tif == codes.GTC and not stopped,
+                                  _remainder_reason(stopped, limit), events, touched)
+
+    def _finish_taker(self, m: MarketState, order: Order, bal: Balance, asset: Asset,  # noqa: PLR0917
+                      rests: bool, reason: int, events: list[Event],
+                      touched: list[Level]) -> Result:
+        """After matching: filled, rest in the book, or cancel the remainder."""
+        filled = order.qty - order.remaining
+        if order.remaining == 0:
+            order.status = transition(order.status, FULL_FILL)
+            release = order.hold
+            bal.hold -= release
+            bal.available += release
+            order.hold = 0
+            events.append(_new(OrderFilled, (order.no, order.cid, order.acct.id, filled, asset,
+                                             release)))
+            m.remember(order)
+        else:
+            if filled:
+                order.status = transition(order.status, PARTIAL_FILL)
+            if rests:
+                touched.append((m.bids if order.side == codes.BUY else m.asks).add(order))
+                m.orders[order.no] = order
+                order.acct.open[order] = None
+                if order.cid:
+                    order.acct.cids[order.cid] = order
+            else:
+                order.status = transition(order.status, CANCEL)
+                release = order.hold
+                bal.hold -= release
+                bal.available += release
+                order.hold = 0
+                events.append(_new(OrderCanceled, (order.no, order.cid, order.acct.id, reason,
+                                                   filled, order.remaining, asset, release)))
+                m.remember(order)
+        if touched:
+            events.append(_delta(touched))
+        return _new(Result, (codes.OK, "", m.symbol, m.seq, events, order.no, order.cid,
+                             order.status, filled, 0, 0, ()))
+
+    def _cancel(self, cmd: CancelOrder) -> Result:
+        m = self._markets.get(cmd.symbol)
+        if m is None:
+            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", cmd.symbol, 0, [])
+        m.seq += 1
+        if m.mode == codes.MODE_HALTED:
+            return _reject(m, cmd, codes.SYMBOL_HALTED, "symbol is halted")
+        code, reason = check_account(cmd.account_id)
+        if code != codes.OK:
+            return _reject(m, cmd, code, reason)
+        acct = self._account(cmd.account_id)
+        limits = self.config.limits
+        if not acct.admit(cmd.ts_ns, limits.rate_limit_window_ns, limits.rate_limit_count):
+            return _reject(m, cmd, codes.RATE_LIMITED, "too many commands")
+        order: Order | None
+        if cmd.order_id:
+            no = parse_order_id(m.symbol, cmd.order_id)
+            order = m.orders.get(no)
+            if order is None or order.acct is not acct:
+                known = m.closed.get(no)
+                named = no if known is not None and known.acct is acct else 0
+                return _reject(m, cmd, codes.ORDER_NOT_FOUND, "no such open order", named)
+        elif cmd.client_order_id:
+            order = acct.cids.get(cmd.client_order_id)
+            if order is None or order.sym != m.symbol:
+                return _reject(m, cmd, codes.ORDER_NOT_FOUND, "no such open order")
+        else:
+            return _reject(m, cmd, codes.ORDER_NOT_FOUND, "order_id or client_order_id needed")
+        events: list[Event] = []
+        lvl = cancel_resting(m, order, codes.CANCEL_USER, events)
+        events.append(_delta([lvl]))
+        return Result(codes.OK, "", m.symbol, m.seq, events, order.no, order.cid,
+                      order.status, order.qty - order.remaining)
+
+    def _cancel_all(self, cmd: CancelAll) -> Result:
+        acct: Account | None = None
+        if cmd.account_id:
+            code, reason = check_account(cmd.account_id)
+            if code == codes.OK:
+                acct = self._account(cmd.account_id)
+                limits = self.config.limits
+                if not acct.admit(cmd.ts_ns, limits.rate_limit_window_ns,
+                                  limits.rate_limit_count):
+                    code, reason = codes.RATE_LIMITED, "too many commands"
+            if code != codes.OK:
+                m = self._markets.get(cmd.symbol) if cmd.symbol else None
+                if m is None:
+                    return Result(code, reason, cmd.symbol, 0, [])
+                m.seq += 1
+                return _reject(m, cmd, code, reason)
+        reason_code = codes.CANCEL_ALL if acct is not None else codes.CANCEL_ADMIN
+        if cmd.symbol:
+            m = self._markets.get(cmd.symbol)
+            if m is None:
+                return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", cmd.symbol, 0, [])
+            m.seq += 1
+            if m.mode == codes.MODE_HALTED:
+                return _reject(m, cmd, codes.SYMBOL_HALTED, "symbol is halted")
+            events = _cancel_many(m, acct, reason_code)
+            count = sum(1 for e in events if type(e) is OrderCanceled)
+            return Result(codes.OK, "", m.symbol, m.seq, events, canceled_count=count)
+        batches = []
+        count = 0
+        for m in self._markets.values():
+            if m.mode == codes.MODE_HALTED or not _has_orders(m, acct):
+                continue
+            m.seq += 1
+            events = _cancel_many(m, acct, reason_code)
+            count += sum(1 for e in events if type(e) is OrderCanceled)
+            batches.append(Batch(m.symbol, m.seq, events))
+        return Result(codes.OK, "", Symbol(""), 0, [], canceled_count=count,
+                      more=tuple(batches))
+
+    def _set_mode(self, cmd: SetSymbolMode) -> Result:
+        m = self._markets.get(cmd.symbol)
+        if m is None:
+            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", cmd.symbol, 0, [])
+        m.seq += 1
+        if cmd.mode not in (codes.MODE_NORMAL, codes.MODE_POST_ONLY, codes.MODE_CANCEL_ONLY,
+                            codes.MODE_HALTED):
+            return Result(codes.INVALID_MODE, "unknown mode", m.symbol, m.seq, [],
+                          mode=m.mode)
+        previous = m.mode
+        m.mode = cmd.mode
+        return Result(codes.OK, "", m.symbol, m.seq, [SymbolModeChanged(cmd.mode, previous)],
+                      mode=cmd.mode)
+
+    def _adjust(self, cmd: BalanceAdjust) -> Result:
+        self.account_seq += 1
+        code, reason = self._check_adjust(cmd)
+        if code == codes.OK:
+            self._adjustments.add(cmd.adjustment_id)
+            bal = self._account(cmd.account_id).balance(cmd.asset)
+            if bal.available + cmd.delta < 0:
+                code, reason = codes.INSUFFICIENT_FUNDS, "debit exceeds available"
+            else:
+                bal.available += cmd.delta
+        event = BalanceApplied(cmd.adjustment_id, cmd.account_id, cmd.asset, cmd.delta,
+                               code == codes.OK, code)
+        return Result(code, reason, Symbol(""), self.account_seq, [event])
+
+    def _check_adjust(self, cmd: BalanceAdjust) -> tuple[int, str]:
+        if not cmd.adjustment_id or len(cmd.adjustment_id) > ADJUSTMENT_ID_MAX_LEN:
+            return codes.INVALID_AMOUNT, "adjustment_id must be 1..128 characters"
+        code, reason = check_account(cmd.account_id)
+        if code != codes.OK:
+            return code, reason
+        if cmd.asset not in self._scales:
+            return codes.INVALID_AMOUNT, "unknown asset"
+        if cmd.delta == 0:
+            return codes.INVALID_AMOUNT, "delta must not be 0"
+        if cmd.adjustment_id in self._adjustments:
+            return codes.DUPLICATE_EVENT, "adjustment already applied"
+        return codes.OK, ""
+
+    # ---- queries (read-only) ------------------------------------------------------------
+
+    def symbols(self) -> list[Symbol]:
+        return list(self._markets)
+
+    def grid(self, symbol: str) -> MarketGrid | None:
+        m = self._markets.get(Symbol(symbol))
+        return m.grid if m is not None else None
+
+    def asset_scale(self, asset: str) -> int | None:
+        return self._scales.get(Asset(asset))
+
+    def seq(self, symbol: str) -> int:
+        return self._markets[Symbol(symbol)].seq
+
+    def mode(self, symbol: str) -> int:
+        return self._markets[Symbol(symbol)].mode
+
+    def get_order(self, symbol: str, order_no: int) -> OrderView | None:
+        m = self._markets.get(Symbol(symbol))
+        order = m.find(order_no) if m is not None else None
+        return view_of(order) if order is not None else None
+
+    def get_order_by_client(self, symbol: str, account_id: str,
+                            client_order_id: str) -> OrderView | None:
+        """An open order by its client id (client ids are reusable once an order closes)."""
+        acct = self._accounts.get(AccountId(account_id))
+        order = acct.cids.get(client_order_id) if acct is not None else None
+        if order is None or order.sym != symbol:
+            return None
+        return view_of(order)
+
+    def open_orders(self, account_id: str, symbol: str = "", limit: int = 0) -> list[OrderView]:
+        """Open orders of an account, by (symbol, order number); ``limit`` 0 = all."""
+        acct = self._accounts.get(AccountId(account_id))
+        if acct is None:
+            return []
+        mine = sorted((o for o in acct.open if not symbol or o.sym == symbol),
+                      key=lambda o: (o.sym, o.no))
+        return [view_of(o) for o in (mine[:limit] if limit > 0 else mine)]
+
+    def book(self, symbol: str, depth: int) -> BookDepth | None:
+        m = self._markets.get(Symbol(symbol))
+        if m is None:
+            return None
+        return BookDepth(m.symbol, m.seq, m.bids.depth(depth), m.asks.depth(depth))
+
+    def balance(self, account_id: str, asset: str) -> BalanceView:
+        acct = self._accounts.get(AccountId(account_id))
+        bal = acct.balances.get(Asset(asset)) if acct is not None else None
+        return BalanceView(bal.available, bal.hold) if bal is not None else BalanceView(0, 0)
+
+    def totals(self) -> dict[Asset, int]:
+        """available + hold of each asset over every account (conservation checks)."""
+        out: dict[Asset, int] = dict.fromkeys(sorted(self._scales), 0)
+        for acct in self._accounts.values():
+            for asset, bal in acct.balances.items():
+                out[asset] += bal.available + bal.hold
+        return out
+
+    # ---- state -------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        return state_codec.encode_engine(self)
+
+    @classmethod
+    def restore(cls, data: bytes) -> "Engine":
+        return state_codec.decode_engine(data, cls)
+
+    def state_hash(self) -> str:
+        return state_codec.state_hash(self)
+
+    def check_invariants(self) -> None:
+        check_engine(self)
+
+
+def view_of(order: Order) -> OrderView:
+    otype, tif, post_only, _ = unpack_kind(order.kind)
+    return OrderView(order.no, Symbol(order.sym), order.acct.id, order.cid, order.side, otype,
+                     tif, order.price, order.qty, order.qty - order.remaining, order.status,
+                     post_only, order.no, order.updated_seq, order.hold)
+
+
+def _reject(m: MarketState, cmd: PlaceOrder | CancelOrder | CancelAll, code: int, reason: str,
+            order_no: int = 0) -> Result:
+    cid = cmd.client_order_id if type(cmd) is not CancelAll else ""  # type: ignore[union-attr]
+    event = _new(OrderRejected, (cid, cmd.account_id, code, reason, order_no))
+    return _new(Result, (code, reason, m.symbol, m.seq, [event], order_no, cid,
+                         codes.STATUS_REJECTED, 0, 0, 0, ()))
+
+
+def _reserve(g: MarketGrid, cmd: PlaceOrder, limit: bool, buy: bool) -> tuple[Asset, int, int]:
+    """(asset, reserve per lot, total reserve) of an order (RISK-2)."""
+    if not buy:
+        return g.base, g.base_per_lot, cmd.qty_lots * g.base_per_lot
+    if not limit and cmd.quote_budget:
+        return g.quote, 0, cmd.quote_budget
+    bound = cmd.price_ticks if limit else cmd.protection_ticks
+    unit = buy_unit(bound, g.quote_per_tick_lot, g.max_fee_ppm)
+    return g.quote, unit, cmd.qty_lots * unit
+
+
+def _band(m: MarketState) -> tuple[int, int]:
+    bps = m.grid.price_band_bps
+    ref = m.last_ticks or m.grid.reference_ticks
+    if not bps or not ref:
+        return _NO_BAND
+    return -((-ref * (10_000 - bps)) // 10_000), ref * (10_000 + bps) // 10_000
+
+
+def _market_cap(buy: bool, protection: int, low: int, high: int) -> int:
+    if buy:
+        cap = protection or PRICE_TICKS_MAX
+        return min(cap, high) if high else cap
+    return max(protection, low)
+
+
+def _remainder_reason(stopped: bool, limit: bool) -> int:
+    if stopped:
+        return codes.CANCEL_SELF_TRADE_PREVENTION
+    return codes.CANCEL_IOC_REMAINDER if limit else codes.CANCEL_MARKET_REMAINDER
+
+
+def _delta(touched: list[Level]) -> BookDelta:
+    if len(touched) == 1:
+        lvl = touched[0]
+        level = ((lvl.price, lvl.qty, lvl.count),)
+        return _new(BookDelta, (level, ()) if lvl.side == codes.BUY else ((), level))
+    bids = sorted(((lv.price, lv.qty, lv.count) for lv in touched if lv.side == codes.BUY),
+                  reverse=True)
+    asks = sorted((lv.price, lv.qty, lv.count) for lv in touched if lv.side != codes.BUY)
+    return BookDelta(tuple(bids), tuple(asks))
+
+
+def _has_orders(m: MarketState, acct: Account | None) -> bool:
+    if acct is None:
+        return bool(m.orders)
+    return any(o.sym == m.symbol for o in acct.open)
+
+
+def _cancel_many(m: MarketState, acct: Account | None, reason: int) -> list[Event]:
+    """Cancel every open order of ``m`` (of ``acct`` if given), oldest first."""
+    if acct is None:
+        victims = list(m.orders.values())
+    else:
+        victims = [o for o in acct.open if o.sym == m.symbol]
+    events: list[Event] = []
+    touched: list[Level] = []
+    for order in victims:
+        lvl = cancel_resting(m, order, reason, events)
+        if lvl not in touched:
+            touched.append(lvl)
+    if touched:
+        events.append(_delta(touched))
+    return events

@@ -1,0 +1,79 @@
+"""What ``Engine.apply`` returns: the reply data and the events of one command."""
+
+from typing import NamedTuple
+
+from exchange_common.ids import AccountId, Symbol
+from exchange_core.domain import codes
+from exchange_core.domain.events import Event, Level, TradeExecuted
+
+
+class Batch(NamedTuple):
+    """Events of one symbol under one sequence number (the envelope's symbol and seq).
+
+    ``symbol`` is "" for account-level events (BalanceApplied); ``seq`` is then the
+    engine's account-level sequence.
+    """
+
+    symbol: Symbol
+    seq: int
+    events: list[Event]
+
+
+class Result(NamedTuple):
+    code: int  # codes.OK when accepted
+    reason: str  # "" when accepted
+    symbol: Symbol  # "" for BalanceAdjust and for CancelAll of every symbol
+    seq: int  # the symbol's seq given to this command; 0 = not sequenced
+    events: list[Event]  # events of (symbol, seq), in order
+    order_id: int = 0  # PlaceOrder/CancelOrder: the order's number (0 = none)
+    client_order_id: str = ""
+    status: int = codes.STATUS_UNSPECIFIED  # the order's status after the command
+    filled_lots: int = 0
+    canceled_count: int = 0  # CancelAll
+    mode: int = 0  # SetSymbolMode: the mode now in force
+    more: tuple[Batch, ...] = ()  # CancelAll of every symbol: one batch per symbol touched
+
+    @property
+    def accepted(self) -> bool:
+        return self.code == codes.OK
+
+    @property
+    def trades(self) -> list[TradeExecuted]:
+        return [e for e in self.events if type(e) is TradeExecuted]
+
+    def batches(self) -> list[Batch]:
+        """Every (symbol, seq, events) group of this command, in order."""
+        head = [Batch(self.symbol, self.seq, self.events)] if self.seq else []
+        return head + list(self.more)
+
+
+class OrderView(NamedTuple):
+    """Read-only view of an order (open or recently finished)."""
+
+    order_id: int
+    symbol: Symbol
+    account_id: AccountId
+    client_order_id: str
+    side: int
+    order_type: int
+    time_in_force: int
+    price_ticks: int
+    qty_lots: int
+    filled_lots: int
+    status: int
+    post_only: bool
+    created_seq: int
+    updated_seq: int
+    hold: int  # what the order still reserves (minor units of its reserved asset)
+
+
+class BookDepth(NamedTuple):
+    symbol: Symbol
+    seq: int
+    bids: tuple[Level, ...]  # best first
+    asks: tuple[Level, ...]  # best first
+
+
+class BalanceView(NamedTuple):
+    available: int
+    hold: int
