@@ -53,3 +53,9 @@ def test_format_then_parse_round_trips(units: int, scale: int) -> None:
     text = format_units(units, scale)
     assert parse_units(text, scale, signed=True) == units
     assert Decimal(text) == Decimal(units).scaleb(-scale, Context(prec=100))
+
+
+@pytest.mark.parametrize("text", ["١", "1.٥", "１"])
+def test_non_ascii_digits_are_rejected(text: str) -> None:
+    with pytest.raises(MoneyFormatError):
+        parse_units(text, 2)

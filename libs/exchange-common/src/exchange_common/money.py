@@ -8,7 +8,7 @@ places than the scale allows is off the grid and rejected, never rounded.
 
 import re
 
-_DECIMAL = re.compile(r"^(-)?(\d+)(?:\.(\d+))?$")
+_DECIMAL = re.compile(r"^(-)?([0-9]+)(?:\.([0-9]+))?$")
 _MAX_DIGITS = 38
 
 
