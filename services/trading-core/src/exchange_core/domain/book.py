@@ -16,7 +16,7 @@ from exchange_core.domain.events import Level as LevelTuple
 from exchange_core.domain.invariants import require
 from exchange_core.domain.order import Order
 
-_COMPACT_MIN_DEAD: Final = 16
+COMPACT_MIN_DEAD: Final = 16
 
 
 class Level:
@@ -87,7 +87,7 @@ class BookSide:
 
     def compact(self, lvl: Level) -> None:
         """Drop dead entries once they outnumber live ones (amortized O(1) per cancel)."""
-        if lvl.dead > _COMPACT_MIN_DEAD and lvl.dead > lvl.count:
+        if lvl.dead > COMPACT_MIN_DEAD and lvl.dead > lvl.count:
             lvl.orders = deque(lvl.live())
             lvl.dead = 0
 

@@ -7,6 +7,8 @@ Every stage either rejects (a returned code; nothing changed except the sequence
 and the account's rate-limit counter) or moves to the next one.
 """
 
+from bisect import insort
+
 from exchange_common.ids import AccountId, Asset, Symbol
 from exchange_core.domain import codes, state_codec
 from exchange_core.domain.account import Account, Balance
@@ -33,17 +35,19 @@ from exchange_core.domain.fees import buy_unit
 from exchange_core.domain.invariants import ConfigError
 from exchange_core.domain.lifecycle import CANCEL, FULL_FILL, PARTIAL_FILL, transition
 from exchange_core.domain.market import (
+    PPM,
     PRICE_TICKS_MAX,
     EngineConfig,
     MarketGrid,
-    parse_order_id,
 )
 from exchange_core.domain.market_state import MarketState
 from exchange_core.domain.matching import cancel_resting, fillable, match
-from exchange_core.domain.order import Order, pack_kind, unpack_kind
+from exchange_core.domain.order import Order, unpack_kind
 from exchange_core.domain.results import BalanceView, Batch, BookDepth, OrderView, Result
 from exchange_core.domain.state_check import check_engine
 from exchange_core.domain.validation import (
+    ACCOUNT_ID_MAX_LEN,
+    CLIENT_ORDER_ID_MAX_LEN,
     check_account,
     check_place,
     normalized_tif,
@@ -54,6 +58,21 @@ ADJUSTMENT_ID_MAX_LEN = 128
 # (3x cheaper on the hot path); field order is the class's.
 _new = tuple.__new__
 _NO_BAND = (0, 0)
+# Codes as module constants: one dict lookup instead of two on the hot path.
+_OK = codes.OK
+_BUY = codes.BUY
+_SELL = codes.SELL
+_LIMIT = codes.LIMIT
+_GTC = codes.GTC
+_FOK = codes.FOK
+_STP_NONE = codes.STP_NONE
+_STP_BOTH = codes.STP_CANCEL_BOTH
+_NORMAL = codes.MODE_NORMAL
+_HALTED = codes.MODE_HALTED
+_CANCEL_ONLY = codes.MODE_CANCEL_ONLY
+_POST_ONLY_MODE = codes.MODE_POST_ONLY
+_STATUS_NEW = codes.STATUS_NEW
+_CANCEL_USER = codes.CANCEL_USER
 
 
 class Engine:
@@ -64,6 +83,9 @@ class Engine:
         "_adjustments",
         "_fee_account",
         "_markets",
+        "_max_open",
+        "_rl_count",
+        "_rl_window_ns",
         "_scales",
         "account_seq",
         "config",
@@ -79,6 +101,10 @@ class Engine:
         limits = config.limits
         if limits.max_open_orders <= 0 or limits.rate_limit_window_ns <= 0:
             raise ConfigError("max_open_orders and rate_limit_window_ns must be > 0")
+        # The limits, hoisted for the hot path (the config is immutable).
+        self._max_open = limits.max_open_orders
+        self._rl_count = limits.rate_limit_count
+        self._rl_window_ns = limits.rate_limit_window_ns
         self._markets: dict[Symbol, MarketState] = {}
         for spec in sorted(config.markets, key=lambda s: s.symbol):
             if spec.symbol in self._markets or not spec.symbol:
@@ -120,26 +146,38 @@ class Engine:
         return acct
 
     def _place(self, cmd: PlaceOrder) -> Result:
-        m = self._markets.get(cmd.symbol)
+        (symbol, account_id, cid, side, otype, tif, price, qty, budget, protection,
+         post_only, stp, ts_ns, _) = cmd
+        m = self._markets.get(symbol)
         if m is None:
-            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", cmd.symbol, 0, [])
-        m.seq += 1
+            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
+        m.seq = seq = m.seq + 1
         mode = m.mode
-        if mode != codes.MODE_NORMAL:
-            if mode == codes.MODE_HALTED:
+        if mode != _NORMAL:
+            if mode == _HALTED:
                 return _reject(m, cmd, codes.SYMBOL_HALTED, "symbol is halted")
-            if mode == codes.MODE_CANCEL_ONLY:
+            if mode == _CANCEL_ONLY:
                 return _reject(m, cmd, codes.SYMBOL_CANCEL_ONLY, "symbol is cancel-only")
         g = m.grid
-        code, reason = check_place(g, cmd)
-        if code != codes.OK:
-            return _reject(m, cmd, code, reason)
-        limit = cmd.order_type == codes.LIMIT
-        tif = normalized_tif(cmd.order_type, cmd.time_in_force)
-        if mode == codes.MODE_POST_ONLY and (not limit or tif != codes.GTC):
+        limit = otype == _LIMIT
+        # Fast static check of the common case (a valid LIMIT); anything it does not
+        # accept goes through check_place, which names the first failure (RISK-7).
+        if (limit and 0 <= tif <= _FOK and 0 < len(account_id) <= ACCOUNT_ID_MAX_LEN
+                and len(cid) <= CLIENT_ORDER_ID_MAX_LEN and _BUY <= side <= _SELL
+                and 0 <= stp <= _STP_BOTH and (not post_only or tif <= _GTC)
+                and g.min_lots <= qty <= g.max_lots and 0 < price <= PRICE_TICKS_MAX
+                and not budget and not protection
+                and price * qty * g.quote_per_tick_lot >= g.min_notional):
+            if not tif:
+                tif = _GTC
+        else:
+            code, reason = check_place(g, cmd)
+            if code != _OK:
+                return _reject(m, cmd, code, reason)
+            tif = normalized_tif(otype, tif)
+        if mode == _POST_ONLY_MODE and (not limit or tif != _GTC):
             return _reject(m, cmd, codes.SYMBOL_POST_ONLY, "symbol is post-only")
-        buy = cmd.side == codes.BUY
-        price = cmd.price_ticks
+        buy = side == _BUY
         ref = m.last_ticks or g.reference_ticks
         if ref != m.band_ref:
             m.band_ref = ref
@@ -147,57 +185,86 @@ class Engine:
         low, high = m.band_low, m.band_high
         if limit and high and not low <= price <= high:
             return _reject(m, cmd, codes.PRICE_OUTSIDE_BAND, "price outside the band")
-        acct = self._account(cmd.account_id)
-        limits = self.config.limits
-        if limits.rate_limit_count > 0 and not acct.admit(
-                cmd.ts_ns, limits.rate_limit_window_ns, limits.rate_limit_count):
-            return _reject(m, cmd, codes.RATE_LIMITED, "too many commands")
-        cid = cmd.client_order_id
+        acct = self._accounts.get(account_id)
+        if acct is None:
+            acct = self._account(account_id)
+        rl_count = self._rl_count
+        if rl_count > 0:  # Account.admit, inlined
+            window = ts_ns // self._rl_window_ns
+            if window > acct.rl_window:
+                acct.rl_window = window
+                acct.rl_count = 0
+            if acct.rl_count >= rl_count:
+                return _reject(m, cmd, codes.RATE_LIMITED, "too many commands")
+            acct.rl_count += 1
         if cid and cid in acct.cids:
             return _reject(m, cmd, codes.DUPLICATE_CLIENT_ORDER_ID, "client_order_id in use")
-        if len(acct.open) >= limits.max_open_orders:
+        if len(acct.open) >= self._max_open:
             return _reject(m, cmd, codes.TOO_MANY_OPEN_ORDERS, "too many open orders")
         opp = m.asks if buy else m.bids
-        post_only = cmd.post_only or mode == codes.MODE_POST_ONLY
+        post_only = post_only or mode == _POST_ONLY_MODE
         if post_only:
             best = opp.best()
             if best and (best <= price if buy else best >= price):
                 return _reject(m, cmd, codes.POST_ONLY_WOULD_TAKE, "post-only would take")
-        qty = cmd.qty_lots
-        asset, unit, hold = _reserve(g, cmd, limit, buy)
-        bal = acct.balance(asset)
+        if not buy:
+            asset = g.base
+            unit = g.base_per_lot
+            hold = qty * unit
+        elif limit:  # buy_unit, inlined (RISK-2)
+            notional = price * g.quote_per_tick_lot
+            unit = notional - ((-notional * g.max_fee_ppm) // PPM)
+            asset = g.quote
+            hold = qty * unit
+        else:
+            asset, unit, hold = _reserve(g, cmd, limit, buy)
+        bal = acct.balances.get(asset)
+        if bal is None:
+            bal = acct.balance(asset)
         if bal.available < hold:
             return _reject(m, cmd, codes.INSUFFICIENT_FUNDS, f"needs {hold} {asset} available")
-        stp = cmd.stp or codes.STP_NONE
-        cap = price if limit else _market_cap(buy, cmd.protection_ticks, low, high)
-        order = Order(m.seq, m.symbol, acct, cid, cmd.side,
-                      pack_kind(cmd.order_type, tif, post_only, stp), price, qty, hold, unit)
+        stp = stp or _STP_NONE
+        cap = price if limit else _market_cap(buy, protection, low, high)
+        order = Order(seq, m.symbol, acct, cid, side,
+                      otype | tif << 2 | post_only << 4 | stp << 5,  # order.pack_kind
+                      price, qty, hold, unit)
         if not limit:
             best = opp.best()
             if not best or (best > cap if buy else best < cap):
                 return _reject(m, cmd, codes.NO_LIQUIDITY, "no liquidity within bounds")
-        if tif == codes.FOK and not fillable(opp, order, cap, stp):
+        if tif == _FOK and not fillable(opp, order, cap, stp):
             return _reject(m, cmd, codes.FOK_UNFILLABLE, "cannot fill completely")
         bal.available -= hold
         bal.hold += hold
-        events: list[Event] = [_new(OrderAccepted, (
-            order.no, cid, acct.id, cmd.side, cmd.order_type, tif, price, qty,
-            cmd.quote_budget, post_only, stp, asset, hold, cmd.protection_ticks))]
-        touched: list[Level] = []
-        stopped = False
+        accepted = _new(OrderAccepted, (seq, cid, acct.id, side, otype, tif, price, qty,
+                                        budget, post_only, stp, asset, hold, protection))
         keys = opp.keys
         if keys and not post_only and (-keys[-1] <= cap if buy else keys[-1] >= cap):
             # (ask keys are negated prices, see book.py)
-            stopped = match(m, order, cap, stp, m.fee_balance, events, touched)
-        return self._finish_taker(m, order, bal, asset, limit and tif == codes.GTC and not stopped,
-                                  _remainder_reason(stopped, limit), events, touched)
+            events: list[Event] = [accepted]
+            touched: list[Level] = []
+            stopped = match(m, order, bal, cap, stp, m.fee_balance, events, touched)
+            return self._finish_taker(m, order, bal, asset,
+                                      limit and tif == _GTC and not stopped,
+                                      _remainder_reason(stopped, limit), events, touched)
+        if not limit or tif != _GTC:
+            return self._finish_taker(m, order, bal, asset, False,
+                                      _remainder_reason(False, limit), [accepted], [])
+        return _new(Result, (_OK, "", m.symbol, seq, [accepted, _rest(m, order, buy)], seq,
+                             cid, _STATUS_NEW, 0, 0, 0, ()))
 
     def _finish_taker(self, m: MarketState, order: Order, bal: Balance, asset: Asset,  # noqa: PLR0917
                       rests: bool, reason: int, events: list[Event],
                       touched: list[Level]) -> Result:
-        """After matching: filled, rest in the book, or cancel the remainder."""
-        filled = order.qty - order.remaining
-        if order.remaining == 0:
+        """After matching: filled, rest in the book, or cancel the remainder.
+
+        ``touched`` holds the opposite side's levels in the order matching met them
+        (best first, no repeats), so the BookDelta needs no sort (see ``_delta``).
+        """
+        remaining = order.remaining
+        filled = order.qty - remaining
+        own: tuple[tuple[int, int, int], ...] = ()  # the taker's level if it rests
+        if remaining == 0:
             order.status = transition(order.status, FULL_FILL)
             release = order.hold
             bal.hold -= release
@@ -210,7 +277,8 @@ class Engine:
             if filled:
                 order.status = transition(order.status, PARTIAL_FILL)
             if rests:
-                touched.append((m.bids if order.side == codes.BUY else m.asks).add(order))
+                lvl = (m.bids if order.side == _BUY else m.asks).add(order)
+                own = ((lvl.price, lvl.qty, lvl.count),)
                 m.orders[order.no] = order
                 order.acct.open[order] = None
                 if order.cid:
@@ -222,46 +290,63 @@ class Engine:
                 bal.available += release
                 order.hold = 0
                 events.append(_new(OrderCanceled, (order.no, order.cid, order.acct.id, reason,
-                                                   filled, order.remaining, asset, release)))
+                                                   filled, remaining, asset, release)))
                 m.remember(order)
-        if touched:
-            events.append(_delta(touched))
-        return _new(Result, (codes.OK, "", m.symbol, m.seq, events, order.no, order.cid,
+        if touched or own:
+            met = tuple([(lv.price, lv.qty, lv.count) for lv in touched])
+            events.append(_new(BookDelta, (own, met) if order.side == _BUY else (met, own)))
+        return _new(Result, (_OK, "", m.symbol, m.seq, events, order.no, order.cid,
                              order.status, filled, 0, 0, ()))
 
     def _cancel(self, cmd: CancelOrder) -> Result:
-        m = self._markets.get(cmd.symbol)
+        symbol, account_id, order_id, cid, ts_ns, _ = cmd
+        m = self._markets.get(symbol)
         if m is None:
-            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", cmd.symbol, 0, [])
-        m.seq += 1
-        if m.mode == codes.MODE_HALTED:
+            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
+        m.seq = seq = m.seq + 1
+        if m.mode == _HALTED:
             return _reject(m, cmd, codes.SYMBOL_HALTED, "symbol is halted")
-        code, reason = check_account(cmd.account_id)
-        if code != codes.OK:
+        if not account_id or len(account_id) > ACCOUNT_ID_MAX_LEN:
+            code, reason = check_account(account_id)
             return _reject(m, cmd, code, reason)
-        acct = self._account(cmd.account_id)
-        limits = self.config.limits
-        if not acct.admit(cmd.ts_ns, limits.rate_limit_window_ns, limits.rate_limit_count):
-            return _reject(m, cmd, codes.RATE_LIMITED, "too many commands")
+        acct = self._accounts.get(account_id)
+        if acct is None:
+            acct = self._account(account_id)
+        rl_count = self._rl_count
+        if rl_count > 0:  # Account.admit, inlined
+            window = ts_ns // self._rl_window_ns
+            if window > acct.rl_window:
+                acct.rl_window = window
+                acct.rl_count = 0
+            if acct.rl_count >= rl_count:
+                return _reject(m, cmd, codes.RATE_LIMITED, "too many commands")
+            acct.rl_count += 1
         order: Order | None
-        if cmd.order_id:
-            no = parse_order_id(m.symbol, cmd.order_id)
+        if order_id:
+            # parse_order_id, inlined: "<symbol>:<1..18 ASCII digits>", else 0.
+            prefix = m.id_prefix
+            no = 0
+            if order_id.startswith(prefix):
+                number = order_id[len(prefix):]
+                if 0 < len(number) <= 18 and number.isascii() and number.isdigit():
+                    no = int(number)
             order = m.orders.get(no)
             if order is None or order.acct is not acct:
                 known = m.closed.get(no)
                 named = no if known is not None and known.acct is acct else 0
                 return _reject(m, cmd, codes.ORDER_NOT_FOUND, "no such open order", named)
-        elif cmd.client_order_id:
-            order = acct.cids.get(cmd.client_order_id)
+        elif cid:
+            order = acct.cids.get(cid)
             if order is None or order.sym != m.symbol:
                 return _reject(m, cmd, codes.ORDER_NOT_FOUND, "no such open order")
         else:
             return _reject(m, cmd, codes.ORDER_NOT_FOUND, "order_id or client_order_id needed")
         events: list[Event] = []
-        lvl = cancel_resting(m, order, codes.CANCEL_USER, events)
-        events.append(_delta([lvl]))
-        return Result(codes.OK, "", m.symbol, m.seq, events, order.no, order.cid,
-                      order.status, order.qty - order.remaining)
+        lvl = cancel_resting(m, order, _CANCEL_USER, events)
+        level = ((lvl.price, lvl.qty, lvl.count),)
+        events.append(_new(BookDelta, (level, ()) if lvl.side == _BUY else ((), level)))
+        return _new(Result, (_OK, "", m.symbol, seq, events, order.no, order.cid,
+                             order.status, order.qty - order.remaining, 0, 0, ()))
 
     def _cancel_all(self, cmd: CancelAll) -> Result:
         acct: Account | None = None
@@ -465,6 +550,28 @@ def _remainder_reason(stopped: bool, limit: bool) -> int:
     if stopped:
         return codes.CANCEL_SELF_TRADE_PREVENTION
     return codes.CANCEL_IOC_REMAINDER if limit else codes.CANCEL_MARKET_REMAINDER
+
+
+def _rest(m: MarketState, order: Order, buy: bool) -> BookDelta:
+    """Put a new order that did not trade into its level; its BookDelta (BookSide.add +
+    the indexes, inlined for the common case of a resting GTC limit)."""
+    own = m.bids if buy else m.asks
+    price = order.price
+    levels = own.levels
+    lvl = levels.get(price)
+    if lvl is None:
+        lvl = levels[price] = Level(own.side, price)
+        insort(own.keys, price * own.sign)
+    lvl.orders.append(order)
+    lvl.qty += order.remaining
+    lvl.count += 1
+    m.orders[order.no] = order
+    acct = order.acct
+    acct.open[order] = None
+    if order.cid:
+        acct.cids[order.cid] = order
+    level = ((price, lvl.qty, lvl.count),)
+    return _new(BookDelta, (level, ()) if buy else ((), level))
 
 
 def _delta(touched: list[Level]) -> BookDelta:

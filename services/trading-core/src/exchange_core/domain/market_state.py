@@ -20,6 +20,7 @@ class MarketState:
         "closed_fifo",
         "fee_balance",
         "grid",
+        "id_prefix",
         "last_ticks",
         "mode",
         "orders",
@@ -32,6 +33,7 @@ class MarketState:
     def __init__(self, grid: MarketGrid, retain: int) -> None:
         self.grid = grid
         self.symbol = grid.symbol
+        self.id_prefix = f"{grid.symbol}:"  # of public order ids (market.format_order_id)
         self.bids = BookSide(codes.BUY)
         self.asks = BookSide(codes.SELL)
         self.orders: dict[int, Order] = {}  # open orders by number, in creation order

@@ -8,11 +8,11 @@ identity of events.proto TradeExecuted, RISK-5) and appends the events.
 
 from exchange_core.domain import codes
 from exchange_core.domain.account import Balance
-from exchange_core.domain.book import BookSide, Level
+from exchange_core.domain.book import COMPACT_MIN_DEAD, BookSide, Level
 from exchange_core.domain.events import Event, OrderCanceled, OrderFilled, TradeExecuted
 from exchange_core.domain.fees import affordable_lots
 from exchange_core.domain.invariants import violated
-from exchange_core.domain.lifecycle import CANCEL, FULL_FILL, PARTIAL_FILL, transition
+from exchange_core.domain.lifecycle import CANCEL, transition
 from exchange_core.domain.market import PPM
 from exchange_core.domain.market_state import MarketState
 from exchange_core.domain.order import Order
@@ -23,14 +23,20 @@ _OPEN_MAX = codes.STATUS_PARTIALLY_FILLED
 _STP_NONE = codes.STP_NONE
 _NEWEST = codes.STP_CANCEL_NEWEST
 _BOTH = codes.STP_CANCEL_BOTH
+_FILLED = codes.STATUS_FILLED
+_PARTIAL = codes.STATUS_PARTIALLY_FILLED
+_CANCELED = codes.STATUS_CANCELED
 
 
-def match(m: MarketState, taker: Order, cap: int, stp: int, fees: Balance,  # noqa: PLR0917
-          events: list[Event], touched: list[Level]) -> bool:
+def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  # noqa: PLR0917
+          fees: Balance, events: list[Event], touched: list[Level]) -> bool:
     """Fill ``taker`` up to ``cap`` (buy: highest, sell: lowest price; sell 0 = none).
 
-    Returns True when self-trade prevention stopped the taker (its remainder must be
-    canceled with reason SELF_TRADE_PREVENTION).
+    ``reserved`` is the taker's balance of the asset it reserved (quote for a buy, base
+    for a sell). Returns True when self-trade prevention stopped the taker (its remainder must be
+    canceled with reason SELF_TRADE_PREVENTION). The settlement of each fill (RISK-5,
+    the identity of events.proto TradeExecuted) and the end of a filled maker are
+    inlined: this loop is most of the engine's time.
     """
     g = m.grid
     buy = taker.side == _BUY
@@ -41,8 +47,17 @@ def match(m: MarketState, taker: Order, cap: int, stp: int, fees: Balance,  # no
     acct = taker.acct
     stp_on = stp != _STP_NONE
     seq = m.seq
-    b_ppm = g.taker_fee_ppm if buy else g.maker_fee_ppm
+    quote, base = g.quote, g.base
+    qptl, bpl = g.quote_per_tick_lot, g.base_per_lot
+    t_ppm, m_ppm = g.taker_fee_ppm, g.maker_fee_ppm
+    b_ppm = t_ppm if buy else m_ppm
     budget_buy = buy and not taker.unit
+    mk_asset = base if buy else quote  # what the makers reserved
+    orders = m.orders
+    remember = m.remember
+    side = taker.side
+    t_unit = taker.unit
+    proceeds: Balance | None = None  # the taker's other balance, looked up at its first fill
     while keys:
         price = keys[-1] * sign
         if (price > cap) if buy else (price < cap):
@@ -55,7 +70,8 @@ def match(m: MarketState, taker: Order, cap: int, stp: int, fees: Balance,  # no
                 dq.popleft()
                 lvl.dead -= 1
                 continue
-            if stp_on and mk.acct is acct:
+            mk_acct = mk.acct
+            if stp_on and mk_acct is acct:
                 outcome = _prevent_self_trade(m, lvl, mk, stp, events, touched)
                 if outcome == _STOP:
                     return True
@@ -64,10 +80,65 @@ def match(m: MarketState, taker: Order, cap: int, stp: int, fees: Balance,  # no
                 continue
             q = mk.remaining if mk.remaining < taker.remaining else taker.remaining
             if budget_buy:
-                q = min(q, affordable_lots(taker.hold, price, g.quote_per_tick_lot, b_ppm))
+                q = min(q, affordable_lots(taker.hold, price, qptl, b_ppm))
                 if q == 0:
                     return False
-            _settle(m, taker, mk, price, q, fees, events)
+            # -- settle one fill of q lots at the maker's price (RISK-5) --
+            cost = price * q * qptl
+            base_amount = q * bpl
+            mk_bals = mk_acct.balances
+            if buy:  # taker buys: its reserve is quote, the maker's is base
+                fee_b = -((-cost * t_ppm) // PPM)
+                fee_s = -((-cost * m_ppm) // PPM)
+                if t_unit:
+                    release = q * t_unit
+                    refund = release - cost - fee_b
+                    if refund < 0:
+                        violated("RISK-2", f"negative buyer refund on order {taker.no}")
+                else:
+                    release = cost + fee_b
+                    refund = 0
+                taker.hold -= release
+                reserved.hold -= release
+                reserved.available += refund
+                if proceeds is None:
+                    proceeds = acct.balance(base)
+                proceeds.available += base_amount
+                mk.hold -= base_amount
+                mk_bals[base].hold -= base_amount
+                bal = mk_bals.get(quote)
+                if bal is None:
+                    bal = mk_acct.balance(quote)
+                bal.available += cost - fee_s
+            else:  # taker sells: its reserve is base, the maker's is quote
+                fee_b = -((-cost * m_ppm) // PPM)
+                fee_s = -((-cost * t_ppm) // PPM)
+                release = q * mk.unit  # a resting buy always has a unit (never a budget)
+                refund = release - cost - fee_b
+                if refund < 0:
+                    violated("RISK-2", f"negative buyer refund on order {mk.no}")
+                mk.hold -= release
+                bal = mk_bals[quote]
+                bal.hold -= release
+                bal.available += refund
+                bal = mk_bals.get(base)
+                if bal is None:
+                    bal = mk_acct.balance(base)
+                bal.available += base_amount
+                taker.hold -= base_amount
+                reserved.hold -= base_amount
+                if proceeds is None:
+                    proceeds = acct.balance(quote)
+                proceeds.available += cost - fee_s
+            fees.available += fee_b + fee_s
+            mk.remaining -= q
+            taker.remaining -= q
+            m.trade_no = trade_no = m.trade_no + 1
+            m.last_ticks = price
+            events.append(_new(TradeExecuted, (
+                trade_no, price, q, cost, side, mk.no, taker.no, mk_acct.id, acct.id,
+                fee_b, fee_s, refund, mk.cid, taker.cid)))
+            # -- book and maker bookkeeping --
             if not touched or touched[-1] is not lvl:
                 touched.append(lvl)
             lvl.qty -= q
@@ -75,10 +146,26 @@ def match(m: MarketState, taker: Order, cap: int, stp: int, fees: Balance,  # no
             if mk.remaining == 0:
                 dq.popleft()
                 lvl.count -= 1
-                mk.status = transition(mk.status, FULL_FILL)
-                _finish_maker(m, mk, g.quote if mk.side == _BUY else g.base, events)
+                # The maker was open (checked above): NEW/PARTIALLY_FILLED -> FILLED is
+                # the lifecycle table's FULL_FILL row (ME-6), set without the lookup.
+                mk.status = _FILLED
+                # _finish_maker, inlined: unindex, release what it still holds.
+                del orders[mk.no]
+                del mk_acct.open[mk]
+                cid = mk.cid
+                if cid and mk_acct.cids.get(cid) is mk:
+                    del mk_acct.cids[cid]
+                remember(mk)
+                release = mk.hold
+                if release:
+                    bal = mk_acct.balances[mk_asset]
+                    bal.hold -= release
+                    bal.available += release
+                    mk.hold = 0
+                events.append(_new(OrderFilled, (mk.no, cid, mk_acct.id, mk.qty, mk_asset,
+                                                 release)))
             else:
-                mk.status = transition(mk.status, PARTIAL_FILL)
+                mk.status = _PARTIAL  # lifecycle PARTIAL_FILL from an open state (ME-6)
             if lvl.count == 0:
                 opp.drop_level(lvl)
                 if taker.remaining == 0:
@@ -112,49 +199,6 @@ def _prevent_self_trade(m: MarketState, lvl: Level, mk: Order, stp: int,  # noqa
     return _LEVEL_DONE if lvl.count == 0 else _SAME_LEVEL
 
 
-def _settle(m: MarketState, taker: Order, mk: Order, price: int, q: int,  # noqa: PLR0917
-            fees: Balance, events: list[Event]) -> None:
-    """One fill of ``q`` lots at the maker's ``price``: move the funds (RISK-5), emit it."""
-    g = m.grid
-    cost = price * q * g.quote_per_tick_lot
-    base_amount = q * g.base_per_lot
-    if taker.side == _BUY:
-        buyer, seller = taker, mk
-        fee_b = -((-cost * g.taker_fee_ppm) // PPM)
-        fee_s = -((-cost * g.maker_fee_ppm) // PPM)
-    else:
-        buyer, seller = mk, taker
-        fee_b = -((-cost * g.maker_fee_ppm) // PPM)
-        fee_s = -((-cost * g.taker_fee_ppm) // PPM)
-    unit = buyer.unit
-    if unit:
-        release = q * unit
-        refund = release - cost - fee_b
-        if refund < 0:
-            violated("RISK-2", f"negative buyer refund on order {buyer.no}")
-    else:
-        release = cost + fee_b
-        refund = 0
-    buyer.hold -= release
-    b_acct = buyer.acct
-    bq = b_acct.balances[g.quote]
-    bq.hold -= release
-    bq.available += refund
-    b_acct.balance(g.base).available += base_amount
-    seller.hold -= base_amount
-    s_acct = seller.acct
-    s_acct.balances[g.base].hold -= base_amount
-    s_acct.balance(g.quote).available += cost - fee_s
-    fees.available += fee_b + fee_s
-    mk.remaining -= q
-    taker.remaining -= q
-    m.trade_no += 1
-    m.last_ticks = price
-    events.append(_new(TradeExecuted, (
-        m.trade_no, price, q, cost, taker.side, mk.no, taker.no, mk.acct.id, taker.acct.id,
-        fee_b, fee_s, refund, mk.cid, taker.cid)))
-
-
 def _unindex(m: MarketState, order: Order) -> None:
     del m.orders[order.no]
     acct = order.acct
@@ -163,18 +207,6 @@ def _unindex(m: MarketState, order: Order) -> None:
     if cid and acct.cids.get(cid) is order:
         del acct.cids[cid]
     m.remember(order)
-
-
-def _finish_maker(m: MarketState, mk: Order, asset: str, events: list[Event]) -> None:
-    """A resting order just filled completely: release what it still holds."""
-    _unindex(m, mk)
-    release = mk.hold
-    if release:
-        bal = mk.acct.balances[asset]  # type: ignore[index]
-        bal.hold -= release
-        bal.available += release
-        mk.hold = 0
-    events.append(_new(OrderFilled, (mk.no, mk.cid, mk.acct.id, mk.qty, asset, release)))
 
 
 def _close_maker(m: MarketState, mk: Order, reason: int, seq: int,
@@ -195,12 +227,41 @@ def _close_maker(m: MarketState, mk: Order, reason: int, seq: int,
 
 
 def cancel_resting(m: MarketState, order: Order, reason: int, events: list[Event]) -> Level:
-    """Take an open order out of the book (O(1): lazy deletion in its level)."""
-    side: BookSide = m.bids if order.side == _BUY else m.asks
-    lvl = side.remove(order)
-    _close_maker(m, order, reason, m.seq, events)
-    if lvl.count:
-        side.compact(lvl)
+    """Take an open order out of the book (O(1): lazy deletion in its level).
+
+    BookSide.remove + _close_maker + compact, inlined (the cancel path of every
+    CancelOrder): the order is open, so NEW/PARTIALLY_FILLED -> CANCELED is the
+    lifecycle table's CANCEL row (ME-6).
+    """
+    buy = order.side == _BUY
+    side: BookSide = m.bids if buy else m.asks
+    remaining = order.remaining
+    lvl = side.levels[order.price]
+    lvl.qty -= remaining
+    lvl.count -= 1
+    order.status = _CANCELED
+    order.updated_seq = m.seq
+    del m.orders[order.no]
+    acct = order.acct
+    del acct.open[order]
+    cid = order.cid
+    if cid and acct.cids.get(cid) is order:
+        del acct.cids[cid]
+    m.remember(order)
+    asset = m.grid.quote if buy else m.grid.base
+    release = order.hold
+    bal = acct.balances[asset]
+    bal.hold -= release
+    bal.available += release
+    order.hold = 0
+    events.append(_new(OrderCanceled, (order.no, cid, acct.id, reason, order.qty - remaining,
+                                       remaining, asset, release)))
+    if lvl.count == 0:
+        side.drop_level(lvl)
+    else:
+        lvl.dead += 1
+        if lvl.dead > COMPACT_MIN_DEAD and lvl.dead > lvl.count:
+            side.compact(lvl)
     return lvl
 
 
