@@ -1,0 +1,163 @@
+"""Benchmark: acknowledged orders/s through the gRPC service with fsync on.
+
+Starts `trading-core serve` on the local stack (Kafka, Redis; S3 archive off), funds a
+fresh market through its balance topic, drives it with N client processes (SubmitStream,
+W orders in flight each) for D seconds and prints orders/s, p50/p99 latency, fsyncs/s and
+the batching factor (commands per fsync), next to the machine and the settings.
+
+    .venv/bin/python bench/core_service/run.py [--clients 2] [--window 256] [--seconds 10]
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+
+def _metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        out = {}
+        for line in reply.read().decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+
+def _fund(bootstrap: str, topic: str, base: str, accounts: list[str]) -> int:
+    from confluent_kafka import Producer
+
+    from exchange.v1 import events_pb2
+    from exchange_common.envelope import make_envelope
+    from exchange_common.kafka import ensure_topics, producer_config
+
+    ensure_topics(bootstrap, [topic], partitions=1)
+    producer = Producer(producer_config(bootstrap))
+    n = 0
+    for account in accounts:
+        for asset, amount in (("USDT", "1000000000"), (base, "10000000")):
+            n += 1
+            event = events_pb2.BalanceEvent(
+                envelope=make_envelope(producer="ledger", symbol="", seq=n, index=0,
+                                       occurred_at_ns=time.time_ns(), correlation_id="",
+                                       causation_id="", epoch=1),
+                adjusted=events_pb2.BalanceAdjusted(adjustment_id=f"{account}-{asset}",
+                                                    account_id=account, asset=asset,
+                                                    delta=amount))
+            producer.produce(topic, event.SerializeToString(), account.encode())
+    producer.flush(30)
+    return n
+
+
+def _client(args: tuple[Any, ...]) -> dict[str, Any]:
+    from load import run_client  # type: ignore[import-not-found]
+
+    result: dict[str, Any] = run_client(args)
+    return result
+
+
+def _percentile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--window", type=int, default=256)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--outbox", choices=("on", "off"), default="on")
+    parser.add_argument("--port", type=int, default=50591)
+    parser.add_argument("--batch", type=int, default=1,
+                        help="orders per message: 1 = SubmitStream, >1 = TradingCoreBatch")
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:8]
+    base, symbol = f"B{run[:6].upper()}", f"B{run[:6].upper()}-USDT"
+    accounts = [f"bench-{run}-{i}" for i in range(16)]
+    work = Path(tempfile.mkdtemp(prefix="core-bench-"))
+    (work / "markets.json").write_text(json.dumps({
+        "assets": [{"code": base, "scale": 8}, {"code": "USDT", "scale": 6}],
+        "markets": [{"symbol": symbol, "base": base, "quote": "USDT", "tick_size": "0.01",
+                     "lot_size": "0.001", "min_quantity": "0.001", "max_quantity": "1000"}],
+        "limits": {"max_open_orders": 10_000_000}}))
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    topic = f"bench.core-balance-{run}"
+    deposits = _fund(bootstrap, topic, base, accounts)
+    metrics_port = args.port + 1
+    env = dict(os.environ, CORE_DATA_DIR=str(work / "data"),
+               CORE_MARKETS_FILE=str(work / "markets.json"), CORE_SHARD_ID=f"bench-{run}",
+               CORE_GRPC_PORT=str(args.port), CORE_METRICS_PORT=str(metrics_port),
+               CORE_BALANCE_TOPIC=topic, CORE_S3_ARCHIVE_ENABLED="false",
+               CORE_OUTBOX_ENABLED="true" if args.outbox == "on" else "false",
+               CORE_CHECKPOINT_EVERY_COMMANDS="100000", CORE_MAX_IN_FLIGHT="100000",
+               CORE_SNAPSHOT_EVERY_COMMANDS="10000000",
+               CORE_SNAPSHOT_EVERY_SECONDS="3600")
+    log = open(work / "core.log", "wb")  # noqa: SIM115
+    command = os.environ.get("BENCH_CORE_COMMAND", f"{sys.executable} -m exchange_core serve")
+    core = subprocess.Popen(command.split(), env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if _metrics(metrics_port).get("core_durable_seq", 0) >= deposits:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"core did not come up; see {work / 'core.log'}")
+            time.sleep(0.2)
+        before, started = _metrics(metrics_port), time.monotonic()
+        jobs = [(args.port, symbol, accounts, args.seconds, args.window, i, 1, args.batch)
+                for i in range(args.clients)]
+        with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
+            results = pool.map(_client, jobs)
+        elapsed = time.monotonic() - started
+        after = _metrics(metrics_port)
+    finally:
+        core.terminate()
+        core.wait(60)
+        log.close()
+    latencies = [v for r in results for v in r["latencies_us"]]
+    acked = sum(r["acked"] for r in results)
+    fsyncs = after["core_wal_fsync_seconds_count"] - before["core_wal_fsync_seconds_count"]
+    commands = after["core_commands_total"] - before["core_commands_total"]
+    fsync_sum = after["core_wal_fsync_seconds_sum"] - before["core_wal_fsync_seconds_sum"]
+    codes: dict[int, int] = {}
+    for r in results:
+        for code, count in r["codes"].items():
+            codes[code] = codes.get(code, 0) + count
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line), "?")
+    print(f"machine: {os.cpu_count()} cores, {cpu}, {platform.python_implementation()} "
+          f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    print(f"settings: clients={args.clients} window={args.window} seconds={args.seconds} "
+          f"batch={args.batch} outbox={args.outbox} fsync=on (fdatasync per group commit) "
+          f"workload=LIMIT GTC/IOC around one price, 16 accounts, 1 market")
+    print(f"acked orders: {acked} in {elapsed:.1f}s = {acked / elapsed:,.0f} orders/s "
+          f"(reply codes {codes})")
+    print(f"latency: p50 {_percentile(latencies, 0.50):.2f} ms  p99 "
+          f"{_percentile(latencies, 0.99):.2f} ms  max {max(latencies) / 1000:.2f} ms")
+    print(f"fsyncs: {fsyncs:.0f} = {fsyncs / elapsed:,.0f}/s, mean {fsync_sum / fsyncs * 1e3:.2f}"
+          f" ms; batching factor {commands / fsyncs:.1f} commands per fsync")
+    print(f"outbox lag at end: {after.get('core_outbox_lag_commands', 0):.0f} commands")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

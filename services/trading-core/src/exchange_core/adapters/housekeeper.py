@@ -1,0 +1,142 @@
+"""Off the command path: writes snapshots, archives sealed segments, prunes old files.
+
+A snapshot image is written only once the WAL holds its seq durably (a snapshot must
+never contain a command a crash could undo). A segment is pruned only when a snapshot,
+the archive and the outbox cursor all cover it.
+"""
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from exchange.core.v1 import wal_pb2
+from exchange_core.adapters.archive import Archive
+from exchange_core.adapters.snapshot_store import SNAPSHOT_FORMAT_VERSION, SnapshotStore
+from exchange_core.adapters.wal_segment import list_segments, segment_first_seq
+
+log = logging.getLogger(__name__)
+
+
+class Housekeeper:
+    def __init__(
+        self,
+        *,
+        shard_id: str,
+        store: SnapshotStore,
+        wal_dir: Path,
+        durable_seq: Callable[[], int],
+        balance_positions: Callable[[], dict[int, int]],
+        outbox_cursor: Callable[[], int | None],
+        archive: Archive | None,
+        snapshots_kept: int,
+        prune_wal: bool,
+        observe_write: Callable[[float], None] = lambda seconds: None,
+        interval_s: float = 1.0,
+    ) -> None:
+        self._shard_id = shard_id
+        self._store = store
+        self._wal_dir = wal_dir
+        self._durable_seq = durable_seq
+        self._positions = balance_positions
+        self._outbox_cursor = outbox_cursor
+        self._archive = archive
+        self._kept = snapshots_kept
+        self._prune_wal = prune_wal
+        self._observe_write = observe_write
+        self._interval_s = interval_s
+        self._job: tuple[wal_pb2.SnapshotHeader, bytes] | None = None
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="housekeeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def offer(self, seq: int, state_hash: str, image: bytes, epoch: int) -> bool:
+        """SnapshotSink: take one image at a time (False while the previous is pending)."""
+        with self._cond:
+            if self._job is not None:
+                return False
+            header = wal_pb2.SnapshotHeader(
+                format_version=SNAPSHOT_FORMAT_VERSION, shard_id=self._shard_id, seq=seq,
+                state_hash=bytes.fromhex(state_hash), epoch=epoch,
+                created_ts_ns=time.time_ns(), balance_offsets=self._positions(),
+            )
+            self._job = (header, image)
+            self._cond.notify_all()
+            return True
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish a pending snapshot (if its seq is durable), then stop."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._job is None and not self._stopping:
+                    self._cond.wait(self._interval_s)
+                job, stopping = self._job, self._stopping
+            if job is not None and self._durable_seq() >= job[0].seq:
+                self._write(job)
+            if stopping and (job is None or self._durable_seq() < job[0].seq):
+                return
+            if job is not None and self._durable_seq() < job[0].seq:
+                time.sleep(0.001)  # its group commit is under way
+                continue
+            try:
+                self._archive_and_prune()
+            except Exception as exc:  # the object store is down: retry next round
+                log.warning("archive/prune failed (will retry): %s", exc)
+
+    def _write(self, job: tuple[wal_pb2.SnapshotHeader, bytes]) -> None:
+        started = time.perf_counter()
+        try:
+            path = self._store.write(*job)
+            self._observe_write(time.perf_counter() - started)
+            log.info("snapshot written: %s", path.name)
+        except OSError as exc:
+            log.error("snapshot write failed: %s", exc)
+        with self._cond:
+            self._job = None
+
+    def _archive_and_prune(self) -> None:
+        segments = list_segments(self._wal_dir)
+        sealed = segments[:-1]  # the newest is the one being written
+        if self._archive is not None:
+            for path in sealed:
+                self._archive.upload_segment(path)
+            for snap in self._store.paths():
+                self._archive.upload_snapshot(snap)
+        self._prune(segments)
+
+    def _prune(self, segments: list[Path]) -> None:
+        snapshots = self._store.paths()
+        if not snapshots or not self._prune_wal:
+            return
+        covered = int(snapshots[-1].name[5:25])
+        cursor = self._outbox_cursor()
+        if cursor is not None:
+            covered = min(covered, cursor)
+        removed: list[str] = []
+        for path, following in itertools.pairwise(segments):
+            last_seq = (segment_first_seq(following) or 1) - 1
+            archived = self._archive is None or self._archive.is_archived(path)
+            if last_seq > covered or not archived:
+                break  # prune a prefix only: the WAL left on disk has no hole
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+        kept = self._store.paths()[-self._kept:]
+        for snap in self._store.paths():
+            if snap not in kept and (self._archive is None or self._archive.is_archived(snap)):
+                snap.unlink(missing_ok=True)
+                removed.append(snap.name)
+        if removed:
+            log.info("pruned %s", ", ".join(removed))
+            if self._archive is not None:
+                self._archive.forget(removed)

@@ -1,0 +1,181 @@
+"""The outbox: publishes the WAL's durable events to Kafka, off the command path.
+
+It follows the WAL (``WalTailer``) and never reads past the durable seq, so no event
+leaves before the fsync that holds its command. The cursor (highest seq whose events
+were *all* acknowledged by the broker, contiguously) is persisted after the acks; after
+a restart or a delivery error it resumes from the cursor: a duplicate may go out again,
+with the same event_id, but no event is ever skipped. A broker outage stalls this
+thread only (in-flight is bounded); matching goes on and the lag shows in metrics.
+A leader that lost its lease stops publishing.
+"""
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from exchange_core.adapters.cursor_file import CursorFile
+from exchange_core.adapters.wal_reader import WalTailer
+
+log = logging.getLogger(__name__)
+
+
+class Producer(Protocol):
+    """The slice of confluent_kafka.Producer the outbox uses."""
+
+    def produce(self, topic: str, value: bytes, key: bytes, *, on_delivery: Any,
+                timestamp: int) -> None: ...
+    def poll(self, timeout: float) -> int: ...
+    def flush(self, timeout: float) -> int: ...
+    def purge(self) -> None: ...
+
+
+class OutboxObserver(Protocol):
+    def published(self, events: int, cursor: int) -> None: ...
+    def delivery_failed(self, reason: str) -> None: ...
+    def lag(self, commands: int) -> None: ...
+
+
+class Outbox:
+    def __init__(
+        self,
+        wal_dir: Path,
+        cursor: CursorFile,
+        make_producer: Callable[[], Any],
+        durable_seq: Callable[[], int],
+        *,
+        is_fence_valid: Callable[[], bool] = lambda: True,
+        observer: OutboxObserver | None = None,
+        max_in_flight: int = 50_000,
+        batch_records: int = 2_000,
+        persist_every_s: float = 0.05,
+    ) -> None:
+        self._wal_dir = wal_dir
+        self._cursor_file = cursor
+        self._make_producer: Callable[[], Producer] = make_producer
+        self._durable_seq = durable_seq
+        self._is_fence_valid = is_fence_valid
+        self._observer = observer
+        self._max_in_flight = max_in_flight
+        self._batch_records = batch_records
+        self._persist_every_s = persist_every_s
+        self._stop = threading.Event()
+        self._wakeup = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self.cursor = cursor.load()
+        self._persisted = self.cursor
+        # (seq, events still unacknowledged) in seq order; bounded by max_in_flight.
+        self._pending: deque[list[int]] = deque()
+        self._in_flight = 0
+        self._acked = 0
+        self._failed: str | None = None
+        self._last_persist = 0.0
+        self._drain_timeout_s = 5.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New durable records exist (called after each fsync; cheap)."""
+        self._wakeup.set()
+
+    def stop(self, drain_timeout_s: float = 5.0) -> None:
+        self._drain_timeout_s = drain_timeout_s
+        self._stop.set()
+        self._wakeup.set()
+        self._thread.join(drain_timeout_s + 5)
+
+    def _run(self) -> None:
+        producer = self._make_producer()
+        tailer = WalTailer(self._wal_dir, self.cursor, self._durable_seq)
+        while not self._stop.is_set():
+            if not self._is_fence_valid():
+                log.error("outbox: leader lease lost; publishing stopped at seq %d", self.cursor)
+                producer.purge()
+                return
+            produced = 0
+            if self._in_flight < self._max_in_flight:
+                produced = self._produce(producer, tailer.poll(self._batch_records))
+            producer.poll(0)
+            if self._failed is not None:
+                producer, tailer = self._rewind(producer)
+                continue
+            self._advance()
+            if not produced:
+                self._wakeup.wait(0.02)
+                self._wakeup.clear()
+        self._drain(producer)
+
+    def _produce(self, producer: Producer, records: list[Any]) -> int:
+        count = 0
+        for record in records:
+            entry = [record.seq, len(record.events)]
+            self._pending.append(entry)
+            timestamp_ms = record.ts_ns // 1_000_000
+            for event in record.events:
+                self._send(producer, event, entry, timestamp_ms)
+                count += 1
+        return count
+
+    def _send(self, producer: Producer, event: Any, entry: list[int], timestamp_ms: int) -> None:
+        def on_delivery(err: Any, _msg: Any) -> None:
+            if err is not None:
+                self._failed = str(err)
+                return
+            entry[1] -= 1
+            self._in_flight -= 1
+            self._acked += 1
+
+        while True:
+            try:
+                producer.produce(event.topic, event.payload, event.key.encode(),
+                                 on_delivery=on_delivery, timestamp=timestamp_ms)
+                self._in_flight += 1
+                return
+            except BufferError:
+                producer.poll(0.05)  # librdkafka's local queue is full: let acks drain
+
+    def _advance(self) -> None:
+        advanced = self.cursor
+        while self._pending and self._pending[0][1] == 0:
+            advanced = self._pending.popleft()[0]
+        if advanced != self.cursor:
+            self.cursor = advanced
+            if self._observer is not None:
+                self._observer.published(self._acked, advanced)
+            self._acked = 0
+        if self._observer is not None:
+            self._observer.lag(self._durable_seq() - self.cursor)
+        now = time.monotonic()
+        if self.cursor != self._persisted and now - self._last_persist >= self._persist_every_s:
+            self._cursor_file.store(self.cursor)
+            self._persisted = self.cursor
+            self._last_persist = now
+
+    def _rewind(self, producer: Producer) -> tuple[Producer, WalTailer]:
+        """A delivery failed: drop everything in flight and resume from the cursor."""
+        reason = self._failed or "unknown"
+        log.warning("outbox: delivery failed (%s); resuming from seq %d", reason, self.cursor)
+        if self._observer is not None:
+            self._observer.delivery_failed(reason)
+        producer.purge()
+        producer.flush(1.0)
+        self._pending.clear()
+        self._in_flight = 0
+        self._failed = None
+        self._stop.wait(0.5)
+        return self._make_producer(), WalTailer(self._wal_dir, self.cursor, self._durable_seq)
+
+    def _drain(self, producer: Producer) -> None:
+        """On shutdown: wait (bounded) for the acks of what is in flight, persist cursor."""
+        deadline = time.monotonic() + self._drain_timeout_s
+        while self._pending and self._failed is None and time.monotonic() < deadline:
+            producer.poll(0.05)
+            self._advance()
+        self._advance()
+        if self.cursor != self._persisted:
+            self._cursor_file.store(self.cursor)
+            self._persisted = self.cursor

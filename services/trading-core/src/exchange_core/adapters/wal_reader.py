@@ -1,0 +1,175 @@
+"""Reading the WAL: replay input for recovery and the tail that the outbox follows."""
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import cast
+
+from exchange.core.v1 import wal_pb2
+from exchange_core.adapters.wal_frame import (
+    HEADER_SIZE,
+    MAX_PAYLOAD_BYTES,
+    Frame,
+    RecordType,
+    decode_frame_at,
+)
+from exchange_core.adapters.wal_segment import (
+    WalCorruptionError,
+    iter_frames,
+    list_segments,
+    scan_segment,
+    segment_first_seq,
+    truncate_torn_tail,
+)
+
+WalEntry = wal_pb2.SequencedCommand | wal_pb2.Checkpoint
+
+
+def repair_tail(wal_dir: Path) -> None:
+    """On open: truncate a torn tail of the newest segment (corruption elsewhere raises)."""
+    segments = list_segments(wal_dir)
+    if segments:
+        truncate_torn_tail(scan_segment(segments[-1], is_last=True))
+
+
+def segments_from(wal_dir: Path, after_seq: int) -> list[Path]:
+    """The segments that may hold commands with seq > after_seq."""
+    segments = list_segments(wal_dir)
+    start = 0
+    for index, path in enumerate(segments):
+        first = segment_first_seq(path)
+        if first is not None and first <= after_seq + 1:
+            start = index
+    return segments[start:]
+
+
+def read_entries(wal_dir: Path, after_seq: int = 0) -> Iterator[WalEntry]:
+    """Commands and checkpoints with seq > after_seq, in order, seq continuity checked."""
+    expected = after_seq + 1
+    for path, frame in iter_frames(segments_from(wal_dir, after_seq)):
+        if frame.record_type == RecordType.COMMAND:
+            command = wal_pb2.SequencedCommand.FromString(_bytes(frame))
+            if command.seq <= after_seq:
+                continue
+            if command.seq != expected:
+                raise WalCorruptionError(
+                    path, frame.offset, f"seq {command.seq} where {expected} was expected"
+                )
+            expected += 1
+            yield command
+        elif frame.record_type == RecordType.CHECKPOINT:
+            checkpoint = wal_pb2.Checkpoint.FromString(_bytes(frame))
+            if checkpoint.seq > after_seq:
+                yield checkpoint
+
+
+def read_events(wal_dir: Path, after_seq: int = 0) -> Iterator[wal_pb2.CommandEvents]:
+    for _path, frame in iter_frames(segments_from(wal_dir, after_seq)):
+        if frame.record_type == RecordType.EVENTS:
+            events = wal_pb2.CommandEvents.FromString(_bytes(frame))
+            if events.seq > after_seq:
+                yield events
+
+
+class WalTailer:
+    """Follows the WAL from a seq, never past the durable seq (outbox input).
+
+    Reads in bounded chunks from an open file; an incomplete frame at the end of the
+    readable data means "not written yet", so the tailer waits for more.
+    """
+
+    def __init__(
+        self,
+        wal_dir: Path,
+        after_seq: int,
+        durable_seq: Callable[[], int],
+        *,
+        chunk_bytes: int = 1024 * 1024,
+    ) -> None:
+        self._dir = wal_dir
+        self._after_seq = after_seq
+        self._durable_seq = durable_seq
+        self._chunk_bytes = chunk_bytes
+        segments = segments_from(wal_dir, after_seq)
+        self._path: Path | None = segments[0] if segments else None
+        self._offset = 0
+
+    def poll(self, max_records: int) -> list[wal_pb2.CommandEvents]:
+        """Up to ``max_records`` durable CommandEvents after the last one returned."""
+        out: list[wal_pb2.CommandEvents] = []
+        while len(out) < max_records:
+            if self._path is None:
+                self._path = self._first_segment()
+                if self._path is None:
+                    return out
+            durable = self._durable_seq()
+            progressed = self._read_chunk(self._path, out, max_records, durable)
+            if not progressed and not self._advance_segment(self._path):
+                return out
+        return out
+
+    def _read_chunk(
+        self, path: Path, out: list[wal_pb2.CommandEvents], limit: int, durable: int
+    ) -> bool:
+        with open(path, "rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read(self._chunk_bytes)
+            if len(data) == self._chunk_bytes and not isinstance(decode_frame_at(data, 0), Frame):
+                handle.seek(self._offset)  # one frame larger than a chunk
+                data = handle.read(HEADER_SIZE + MAX_PAYLOAD_BYTES)
+        offset = 0
+        progressed = False
+        while offset < len(data) and len(out) < limit:
+            frame = decode_frame_at(data, offset)
+            if not isinstance(frame, Frame):
+                break  # incomplete (being written) or a chunk boundary
+            if frame.record_type == RecordType.EVENTS:
+                # A command and its events are appended together, so the events' seq
+                # tells whether the fsync that holds them has completed.
+                seq = leading_seq(_bytes(frame))
+                if seq > durable:
+                    break
+                if seq > self._after_seq:
+                    out.append(wal_pb2.CommandEvents.FromString(_bytes(frame)))
+                    self._after_seq = seq
+            offset = frame.end
+            progressed = True
+        self._offset += offset
+        return progressed
+
+    def _advance_segment(self, path: Path) -> bool:
+        """Move to the next segment once this one is fully read and a newer one exists."""
+        if self._offset < os.path.getsize(path):
+            return False
+        segments = list_segments(self._dir)
+        newer = [p for p in segments if p.name > path.name]
+        if not newer:
+            return False
+        self._path, self._offset = newer[0], 0
+        return True
+
+    def _first_segment(self) -> Path | None:
+        segments = segments_from(self._dir, self._after_seq)
+        return segments[0] if segments else None
+
+
+def _bytes(frame: Frame) -> bytes:
+    # A zero-copy view: protobuf parsing and CRC take any buffer (the stubs say bytes).
+    return cast(bytes, frame.payload)
+
+
+def leading_seq(payload: bytes) -> int:
+    """Field 1 (varint ``seq``) of a CommandEvents/SequencedCommand payload, unparsed.
+
+    Both messages declare ``seq`` as field 1 and protobuf writes fields in number order,
+    so it is the first key (0x08) when non-zero.
+    """
+    if not payload or payload[0] != 0x08:
+        return 0
+    value, shift = 0, 0
+    for byte in payload[1:11]:
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value
+        shift += 7
+    return 0

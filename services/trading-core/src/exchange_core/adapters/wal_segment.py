@@ -1,0 +1,131 @@
+"""WAL segment files: naming, reading, and torn-tail handling on open.
+
+A segment is named after the first command seq it may hold
+(``wal-00000000000000000001.seg``) and starts with a SegmentHeader frame. Only the newest
+segment may end in a torn or corrupt tail (the writer fsyncs a segment before it starts
+the next one); such a tail is truncated with a logged reason. A bad frame followed by a
+valid one, or any bad frame in an older segment, is corruption: a hard error that names
+the file and offset.
+"""
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from exchange.core.v1 import wal_pb2
+from exchange_core.adapters.wal_frame import (
+    Frame,
+    RecordType,
+    decode_frame_at,
+    encode_frame,
+    find_valid_frame_after,
+)
+
+log = logging.getLogger(__name__)
+
+SEGMENT_FORMAT_VERSION = 1
+_NAME = re.compile(r"^wal-(\d{20})\.seg$")
+
+
+class WalCorruptionError(Exception):
+    """A bad record with valid records after it, or in a sealed segment (not retryable)."""
+
+    def __init__(self, path: Path, offset: int, reason: str) -> None:
+        super().__init__(f"WAL corruption in {path} at offset {offset}: {reason}")
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+
+
+def segment_name(first_seq: int) -> str:
+    return f"wal-{first_seq:020d}.seg"
+
+
+def segment_first_seq(path: Path) -> int | None:
+    match = _NAME.match(path.name)
+    return int(match.group(1)) if match else None
+
+
+def list_segments(wal_dir: Path) -> list[Path]:
+    """Segment files in seq order."""
+    found = [(seq, p) for p in wal_dir.iterdir() if (seq := segment_first_seq(p)) is not None]
+    return [p for _, p in sorted(found)]
+
+
+def header_frame(shard_id: str, first_seq: int, epoch: int) -> bytes:
+    header = wal_pb2.SegmentHeader(
+        format_version=SEGMENT_FORMAT_VERSION, shard_id=shard_id, first_seq=first_seq, epoch=epoch
+    )
+    return encode_frame(RecordType.SEGMENT_HEADER, header.SerializeToString())
+
+
+@dataclass(frozen=True)
+class SegmentScan:
+    path: Path
+    frames: list[Frame]
+    valid_bytes: int
+    file_bytes: int
+    tail_reason: str | None
+
+    @property
+    def is_torn(self) -> bool:
+        return self.valid_bytes < self.file_bytes
+
+
+def scan_segment(path: Path, *, is_last: bool) -> SegmentScan:
+    """Read every frame of ``path``; classify a bad frame as torn tail or corruption."""
+    data = path.read_bytes()
+    frames: list[Frame] = []
+    offset = 0
+    reason: str | None = None
+    while offset < len(data):
+        decoded = decode_frame_at(data, offset)
+        if isinstance(decoded, str):
+            reason = decoded
+            break
+        frames.append(decoded)
+        offset = decoded.end
+    if reason is not None:
+        later = find_valid_frame_after(data, offset)
+        if later is not None:
+            raise WalCorruptionError(
+                path, offset, f"{reason}; a valid record follows at offset {later}"
+            )
+        if not is_last:
+            raise WalCorruptionError(path, offset, f"{reason} in a sealed segment")
+    if frames and frames[0].record_type != RecordType.SEGMENT_HEADER:
+        raise WalCorruptionError(path, 0, "segment does not start with a header")
+    return SegmentScan(path, frames, offset, len(data), reason)
+
+
+def truncate_torn_tail(scan: SegmentScan) -> None:
+    """Cut a torn tail off the newest segment, durably, and say why in the log."""
+    if not scan.is_torn:
+        return
+    log.warning(
+        "WAL torn tail truncated: %s at offset %d (%d bytes dropped): %s",
+        scan.path, scan.valid_bytes, scan.file_bytes - scan.valid_bytes, scan.tail_reason,
+    )
+    with open(scan.path, "r+b") as handle:
+        handle.truncate(scan.valid_bytes)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def iter_frames(paths: list[Path]) -> Iterator[tuple[Path, Frame]]:
+    """Every frame of the given segments in order; the last may have a torn tail (ignored)."""
+    for index, path in enumerate(paths):
+        scan = scan_segment(path, is_last=index == len(paths) - 1)
+        for frame in scan.frames:
+            yield path, frame
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

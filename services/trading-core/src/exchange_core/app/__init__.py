@@ -1,0 +1,1 @@
+"""Use cases and the command pipeline, written against small ports (see ports.py)."""

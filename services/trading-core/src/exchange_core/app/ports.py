@@ -1,0 +1,35 @@
+"""The ports the app layer is written against; adapters implement them."""
+
+from typing import NamedTuple, Protocol
+
+from exchange_core.domain import Command, Result
+
+
+class EnginePort(Protocol):
+    def apply(self, cmd: Command) -> Result: ...
+    def state_hash(self) -> str: ...
+    def snapshot(self) -> bytes: ...
+
+
+class JournalEntry(NamedTuple):
+    """One sequenced command as the journal records it."""
+
+    seq: int
+    ts_ns: int
+    epoch: int
+    source: object  # the request as received (opaque to the app; the adapter encodes it)
+    command: Command
+    result: Result
+    state_hash: str | None  # set every N commands: a checkpoint the replay verifies
+
+
+class Journal(Protocol):
+    """The WAL: queues an entry for the next group commit (never blocks on the fsync)."""
+
+    def record(self, entry: JournalEntry) -> None: ...
+
+
+class SnapshotSink(Protocol):
+    """Writes a serialized engine image off the command path; False if still busy."""
+
+    def offer(self, seq: int, state_hash: str, image: bytes, epoch: int) -> bool: ...

@@ -1,0 +1,66 @@
+from exchange.v1 import common_pb2, events_pb2
+from exchange.v1 import trading_core_pb2 as pb
+from exchange_core.adapters import command_mapping
+from exchange_core.adapters.command_mapping import Unsequenced
+from exchange_core.adapters.market_config import parse_markets
+from exchange_core.domain import BalanceAdjust, Command, Engine, PlaceOrder, codes
+
+ENGINE = Engine(parse_markets({
+    "assets": [{"code": "BTC", "scale": 8}, {"code": "USDT", "scale": 6}],
+    "markets": [{"symbol": "BTC-USDT", "base": "BTC", "quote": "USDT", "tick_size": "0.01",
+                 "lot_size": "0.0001", "min_quantity": "0.0001", "max_quantity": "1000"}],
+}))
+
+
+def _place(**fields: object) -> Command | Unsequenced:
+    base: dict[str, object] = {"symbol": "BTC-USDT", "account_id": "a", "side": 1,
+                               "order_type": 1, "price": "30000.5", "quantity": "0.25"}
+    base.update(fields)
+    return command_mapping.place_order(ENGINE, pb.PlaceOrderRequest(**base))  # type: ignore[arg-type]
+
+
+def test_a_limit_order_maps_to_exact_ticks_and_lots() -> None:
+    command = _place()
+    assert isinstance(command, PlaceOrder)
+    assert (command.price_ticks, command.qty_lots) == (3_000_050, 2_500)
+
+
+def test_off_grid_and_malformed_input_is_refused_before_sequencing() -> None:
+    assert _place(price="30000.001") == Unsequenced(codes.PRICE_OFF_TICK,
+                                                    "price off the grid: '30000.001'")
+    assert isinstance(_place(quantity="0.00001"), Unsequenced)
+    assert _place(quantity="abc") == Unsequenced(codes.INVALID_QUANTITY,
+                                                 "quantity: not a plain decimal number: 'abc'")
+    assert _place(price="1e5") == Unsequenced(codes.INVALID_PRICE,
+                                              "price: not a plain decimal number: '1e5'")
+    assert _place(symbol="NOPE-USDT") == Unsequenced(codes.UNKNOWN_SYMBOL,
+                                                     "unknown symbol 'NOPE-USDT'")
+
+
+def test_a_market_order_needs_no_price() -> None:
+    command = _place(order_type=2, price="", quote_budget="100")
+    assert isinstance(command, PlaceOrder)
+    assert (command.price_ticks, command.quote_budget) == (0, 100_000_000)
+
+
+def test_a_balance_adjustment_of_an_unknown_asset_is_not_sequenced() -> None:
+    adjusted = events_pb2.BalanceAdjusted(adjustment_id="x", account_id="a", asset="DOGE",
+                                          delta="1")
+    assert isinstance(command_mapping.balance_adjust(ENGINE, adjusted), Unsequenced)
+    adjusted.asset, adjusted.delta = "USDT", "-1.5"
+    mapped = command_mapping.balance_adjust(ENGINE, adjusted)
+    assert isinstance(mapped, BalanceAdjust) and mapped.delta == -1_500_000
+
+
+def test_parsing_depends_on_each_market_own_grid() -> None:
+    coarse = Engine(parse_markets({
+        "assets": [{"code": "BTC", "scale": 8}, {"code": "USDT", "scale": 6}],
+        "markets": [{"symbol": "BTC-USDT", "base": "BTC", "quote": "USDT", "tick_size": "0.05",
+                     "lot_size": "0.01", "min_quantity": "0.01", "max_quantity": "1000"}],
+    }))
+    request = pb.PlaceOrderRequest(symbol="BTC-USDT", account_id="a", side=common_pb2.SIDE_BUY,
+                                   order_type=common_pb2.ORDER_TYPE_LIMIT,
+                                   price="30000.01", quantity="0.25")
+    assert isinstance(command_mapping.place_order(ENGINE, request), PlaceOrder)
+    refused = command_mapping.place_order(coarse, request)
+    assert isinstance(refused, Unsequenced) and refused.code == codes.PRICE_OFF_TICK
