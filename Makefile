@@ -13,7 +13,7 @@ setup:  ## install everything the project needs (apt packages, uv env, buf, Kafk
 	scripts/setup.sh
 
 up: setup  ## start the local stack (PostgreSQL, Redis, Kafka, S3, chDB) and the services
-	scripts/stack.sh up
+	scripts/stack.sh up --services
 
 down:  ## stop everything `make up` started
 	scripts/stack.sh down
@@ -21,7 +21,7 @@ down:  ## stop everything `make up` started
 status:  ## what is running
 	scripts/stack.sh status
 
-test: setup  ## run every test (starts the local stack if it is not up)
+test: setup  ## run every test (starts the local stack's servers if they are not up)
 	scripts/stack.sh up
 	scripts/test.sh
 

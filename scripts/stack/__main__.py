@@ -15,6 +15,7 @@ from stack.postgres_server import PostgresServer
 from stack.redis_server import RedisServer
 from stack.s3_store import S3Store
 from stack.server import Server, VersionBook
+from stack.services import services as platform_services
 from stack.settings import Settings, load, shell_exports
 
 NAMES = ("postgres", "redis", "kafka", "s3", "chdb")  # start order; down is the reverse
@@ -49,23 +50,25 @@ def exclusive(stack_dir: Path) -> Iterator[None]:
         yield
 
 
-def run(command: str, only: list[str], settings: Settings) -> int:
+def run(command: str, only: list[str], settings: Settings, *, with_services: bool = False) -> int:
     chosen = [s for s in servers(settings) if not only or s.name in only]
+    apps: list[Server] = list(platform_services(settings)) if not only else []
     if command == "env":
         print("\n".join(shell_exports(settings)))
         return 0
     if command == "status":
-        for server in chosen:
+        for server in [*chosen, *apps]:
             print(server.status().line())
         return 0
     with exclusive(settings.stack_dir):
         if command == "up":
-            for server in chosen:
+            for server in chosen + (apps if with_services else []):
                 started = time.monotonic()
                 print(f"{server.up()} [{time.monotonic() - started:.1f}s]", flush=True)
             return 0
         failures = 0
-        for server in reversed(chosen):
+        # Services first (they drain into the servers), then the servers in reverse order.
+        for server in [*apps, *reversed(chosen)]:
             try:
                 print(server.down(), flush=True)
             except (StackError, OSError) as exc:
@@ -81,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         "--only", action="append", choices=NAMES, default=[],
         help="limit to one server (repeatable)",
     )
+    parser.add_argument(
+        "--services", action="store_true",
+        help="with up: also start the platform's services (trading-core, ledger-service)",
+    )
     args = parser.parse_args(argv)
     try:
-        return run(args.command, args.only, load())
+        return run(args.command, args.only, load(), with_services=args.services)
     except StackError as exc:
         print(f"stack: {exc}", file=sys.stderr)
         return 1
