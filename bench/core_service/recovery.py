@@ -86,24 +86,35 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--checkpoint-every", type=int, default=10_000)
+    parser.add_argument("--verify", choices=("all", "newest"), default="newest",
+                        help="checkpoints checked: every one, or the newest (serve's default)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work directory to keep: reuse its WAL if present (re-runs)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="core-recovery-bench-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="core-recovery-bench-"))
     try:
         wal_dir = work / "wal"
-        wal_dir.mkdir()
-        gen_s = generate(wal_dir, args.records, args.checkpoint_every)
+        if wal_dir.is_dir() and any(wal_dir.iterdir()):
+            gen_s = 0.0
+        else:
+            wal_dir.mkdir(parents=True, exist_ok=True)
+            gen_s = generate(wal_dir, args.records, args.checkpoint_every)
         size = sum(p.stat().st_size for p in wal_dir.iterdir())
         started = time.perf_counter()
-        rec = recover(wal_dir, SnapshotStore(work / "snapshots"), _config, use_snapshot=False)
+        rec = recover(wal_dir, SnapshotStore(work / "snapshots"), _config, use_snapshot=False,
+                      verify_all=args.verify == "all")
         elapsed = time.perf_counter() - started
         print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} "
               f"{platform.python_version()}")
-        print(f"WAL: {rec.replayed:,} commands, {size / 1e6:.0f} MB, generated through the "
-              f"pipeline in {gen_s:.1f}s ({rec.replayed / gen_s:,.0f} commands/s incl. fsync)")
-        print(f"recovery (full replay, {rec.checkpoints_verified} checkpoints verified): "
+        print(f"WAL: {rec.replayed:,} commands, {size / 1e6:.0f} MB" + (
+            f", generated through the pipeline in {gen_s:.1f}s "
+            f"({rec.replayed / gen_s:,.0f} commands/s incl. fsync)" if gen_s else " (reused)"))
+        print(f"recovery (full replay, {rec.checkpoints_verified} checkpoints verified, "
+              f"{rec.checkpoints_skipped} not checked; --verify {args.verify}): "
               f"{elapsed:.2f}s = {rec.replayed / elapsed:,.0f} commands/s; hash {rec.state_hash}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -35,6 +35,7 @@ class Settings:
     s3_archive_enabled: bool
     wal_bucket: str
     snapshot_bucket: str
+    recovery_verify_all: bool = False  # serve: check every WAL checkpoint, not just the newest
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -64,6 +65,7 @@ class Settings:
             s3_archive_enabled=env_bool("CORE_S3_ARCHIVE_ENABLED", True, env),
             wal_bucket=env_str("CORE_WAL_BUCKET", "exchange-wal-archive", env),
             snapshot_bucket=env_str("CORE_SNAPSHOT_BUCKET", "exchange-snapshots", env),
+            recovery_verify_all=env_bool("CORE_RECOVERY_VERIFY_ALL", False, env),
         )
         settings.validate()
         return settings

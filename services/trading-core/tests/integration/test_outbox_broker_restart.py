@@ -9,13 +9,13 @@ from typing import Any
 import grpc
 import pytest
 from core_harness import CORE_TOPICS, consume_range, envelope_of, fund  # type: ignore[import-not-found]
-from private_kafka import PrivateKafka  # type: ignore[import-not-found]
 
 from exchange.v1 import common_pb2
 from exchange.v1 import trading_core_pb2 as pb
 from exchange.v1 import trading_core_pb2_grpc as pb_grpc
 from exchange_common.kafka import ensure_topics
 from exchange_core.adapters.wal_reader import read_events
+from exchange_testkit.private_kafka import PrivateKafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

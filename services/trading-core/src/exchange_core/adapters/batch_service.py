@@ -13,7 +13,6 @@ import grpc
 
 from exchange.core.v1 import trading_core_batch_pb2 as batch_pb
 from exchange.core.v1 import trading_core_batch_pb2_grpc as batch_grpc
-from exchange.v1 import trading_core_pb2 as pb
 from exchange_core.adapters.grpc_service import Staged, TradingCoreService
 from exchange_core.app.core_node import NotServing
 
@@ -59,9 +58,11 @@ class TradingCoreBatchService(batch_grpc.TradingCoreBatchServicer):
                 except NotServing as exc:
                     problems.append((grpc.StatusCode.UNAVAILABLE, str(exc)))
                     break
-                yield batch_pb.SubmitBatchesResponse(replies=[
-                    pb.SubmitStreamResponse(request_id=request_id, **{which: s.build()})
-                    for request_id, which, s in staged])
+                response = batch_pb.SubmitBatchesResponse()
+                add = response.replies.add  # built in place: one copy of each reply, not two
+                for request_id, which, s in staged:
+                    add(request_id=request_id, **{which: s.build()})
+                yield response
             if problems:
                 await context.abort(*problems[0])
         finally:

@@ -51,7 +51,9 @@ class Unsequenced(NamedTuple):
     reason: str
 
 
-def place_order(engine: Engine, req: trading_core_pb2.PlaceOrderRequest) -> Command | Unsequenced:
+def place_order(
+    engine: Engine, req: trading_core_pb2.PlaceOrderRequest, ts_ns: int = 0
+) -> Command | Unsequenced:
     grid = engine.grid(Symbol(req.symbol))
     if grid is None:
         return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}")
@@ -91,11 +93,14 @@ def place_order(engine: Engine, req: trading_core_pb2.PlaceOrderRequest) -> Comm
         protection_ticks=protection,
         post_only=req.post_only,
         stp=req.self_trade_prevention,
+        ts_ns=ts_ns,
         correlation_id=req.meta.correlation_id,
     )
 
 
-def cancel_order(engine: Engine, req: trading_core_pb2.CancelOrderRequest) -> Command | Unsequenced:
+def cancel_order(
+    engine: Engine, req: trading_core_pb2.CancelOrderRequest, ts_ns: int = 0
+) -> Command | Unsequenced:
     if engine.grid(Symbol(req.symbol)) is None:
         return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}")
     if not req.order_id and not req.client_order_id:
@@ -105,6 +110,7 @@ def cancel_order(engine: Engine, req: trading_core_pb2.CancelOrderRequest) -> Co
         account_id=AccountId(req.account_id),
         order_id=req.order_id,
         client_order_id=req.client_order_id,
+        ts_ns=ts_ns,
         correlation_id=req.meta.correlation_id,
     )
 

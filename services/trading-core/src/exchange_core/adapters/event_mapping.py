@@ -5,12 +5,13 @@ index of the event in its batch), so a re-published event carries the same id. I
 become canonical decimal strings with the market's grid.
 """
 
-from collections.abc import Iterator
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from exchange.core.v1 import wal_pb2
+from exchange.core.v1.wal_pb2 import CommandEvents
 from exchange.v1 import events_pb2
 from exchange.v1.envelope_pb2 import EventEnvelope
-from exchange_common.envelope import EVENT_VERSION, make_event_id, timestamp_from_ns
+from exchange_common.envelope import EVENT_VERSION
 from exchange_common.ids import Asset, Symbol
 from exchange_common.topics import Topic
 from exchange_core.domain import (
@@ -35,10 +36,41 @@ ORDER_TOPIC = str(Topic.CORE_ORDER_EVENTS)
 TRADE_TOPIC = str(Topic.CORE_TRADE_EVENTS)
 BOOK_TOPIC = str(Topic.CORE_BOOK_EVENTS)
 ACCOUNT_PRODUCER = "accounts"
-AnyEvent = events_pb2.OrderEvent | events_pb2.TradeEvent | events_pb2.BookEvent
+# OutboxEvent.topic (field 1), serialized once per topic.
+_TOPIC_FIELDS = {t: b"\n" + bytes((len(t),)) + t.encode()
+                 for t in (ORDER_TOPIC, TRADE_TOPIC, BOOK_TOPIC)}
 
 
 _CACHE_MAX = 50_000
+_NS_PER_S = 1_000_000_000
+_SHORT = [bytes((n,)) for n in range(128)]
+# Length-delimited field keys ((field number << 3) | 2) of the event bodies.
+_ACCEPTED, _REJECTED, _CANCELED, _FILLED, _BALANCE_APPLIED = b"\x12", b"\x1a", b'"', b"2", b":"
+_TRADE = _DELTA = b"\x12"  # TradeEvent.trade = 2, BookEvent.delta = 2
+
+
+def _varint(value: int) -> bytes:
+    if value < 128:
+        return _SHORT[value]
+    out = bytearray()
+    while value >= 128:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _uint_field(tag: bytes, value: int) -> bytes:
+    """A varint field (uint64, or a positive int64); zero is omitted, as in proto3."""
+    return tag + _varint(value) if value else b""
+
+
+def _string_field(tag: bytes, text: str) -> bytes:
+    """A length-delimited field; empty is omitted, as proto3 serialization does."""
+    if not text:
+        return b""
+    data = text.encode()
+    return tag + _varint(len(data)) + data
 
 
 class CachedGrid:
@@ -100,51 +132,70 @@ class EventMapper:
             grid = self._grids[symbol] = CachedGrid(found)
         return grid
 
-    def outbox_events(
+    def command_events(
         self, result: Result, *, wal_seq: int, ts_ns: int, epoch: int, correlation_id: str = ""
-    ) -> Iterator[wal_pb2.OutboxEvent]:
-        causation = f"{self._shard_id}:{wal_seq}"
-        occurred_at = timestamp_from_ns(ts_ns)
-        for batch in result.batches():
-            producer = batch.symbol or ACCOUNT_PRODUCER
-            for index, event in enumerate(batch.events):
-                # The fields of exchange_common.make_envelope, with the timestamp built once.
-                envelope = EventEnvelope(
-                    event_id=make_event_id(producer, batch.seq, index),
-                    event_version=EVENT_VERSION, symbol=batch.symbol, seq=batch.seq,
-                    occurred_at=occurred_at, correlation_id=correlation_id,
-                    causation_id=causation, epoch=epoch,
-                )
-                mapped = self._to_proto(batch.symbol, event, envelope)
-                if mapped is not None:
-                    topic, key, message = mapped
-                    yield wal_pb2.OutboxEvent(
-                        topic=topic, key=key, event_id=envelope.event_id,
-                        payload=message.SerializeToString(),
-                    )
+    ) -> bytes:
+        """The serialized ``wal.v1.CommandEvents`` of a command, built as bytes.
 
-    def _to_proto(
-        self, symbol: str, event: Event, envelope: EventEnvelope
-    ) -> tuple[str, str, AnyEvent] | None:
+        Byte-identical to building the messages (``CommandEvents(events=[OutboxEvent(
+        payload=OrderEvent(envelope=..., ...).SerializeToString())])``) and serializing,
+        because protobuf writes fields in number order: ``event_id`` is field 1 of the
+        envelope, the envelope field 1 of every event, ``events`` field 3 of
+        CommandEvents. So the envelope's shared part is serialized once per batch, each
+        body once, and nothing is copied from message to message.
+        """
+        causation = f"{self._shard_id}:{wal_seq}"
+        seconds, nanos = divmod(ts_ns, _NS_PER_S)
+        occurred_at = Timestamp(seconds=seconds, nanos=nanos)
+        parts = [_uint_field(b"\x08", wal_seq) + _uint_field(b"\x10", epoch)]
+        append = parts.append
+        for batch in result.batches():
+            symbol = batch.symbol
+            producer = symbol or ACCOUNT_PRODUCER
+            shared = EventEnvelope(
+                event_version=EVENT_VERSION, symbol=symbol, seq=batch.seq,
+                occurred_at=occurred_at, correlation_id=correlation_id,
+                causation_id=causation, epoch=epoch,
+            ).SerializeToString()
+            id_prefix = f"{producer}:{batch.seq}:"
+            for index, event in enumerate(batch.events):
+                mapped = self._to_proto(symbol, event)
+                if mapped is None:
+                    continue
+                topic, key, tag, body = mapped
+                event_id = (id_prefix + str(index)).encode()
+                envelope = b"\n" + _varint(len(event_id)) + event_id + shared
+                body_bytes = body.SerializeToString()
+                payload = (b"\n" + _varint(len(envelope)) + envelope
+                           + tag + _varint(len(body_bytes)) + body_bytes)
+                outbox = (_TOPIC_FIELDS[topic] + _string_field(b"\x12", key)
+                          + b"\x1a" + _varint(len(event_id)) + event_id
+                          + b'"' + _varint(len(payload)) + payload)
+                append(b"\x1a" + _varint(len(outbox)) + outbox)
+        if ts_ns > 0:
+            append(_uint_field(b" ", ts_ns))
+        elif ts_ns < 0:  # int64: negative values take ten bytes; let protobuf write them
+            append(CommandEvents(ts_ns=ts_ns).SerializeToString())
+        return b"".join(parts)
+
+    def _to_proto(self, symbol: str, event: Event) -> tuple[str, str, bytes, Message] | None:
+        """Topic, key, body field tag and body of the event message (no envelope: the
+        envelope and the body's field header are written as bytes around it)."""
         if isinstance(event, BalanceApplied):
-            return ORDER_TOPIC, event.account_id, self._balance(event, envelope)
+            return ORDER_TOPIC, event.account_id, *self._balance(event)
         grid = self.grid(symbol)
         if isinstance(event, TradeExecuted):
-            return TRADE_TOPIC, symbol, events_pb2.TradeEvent(
-                envelope=envelope, trade=self.trade(grid, event))
+            return TRADE_TOPIC, symbol, _TRADE, self.trade(grid, event)
         if isinstance(event, BookDelta):
-            return BOOK_TOPIC, symbol, events_pb2.BookEvent(
-                envelope=envelope, delta=events_pb2.BookDelta(
-                    bids=_levels(grid, event.bids), asks=_levels(grid, event.asks)))
-        order_event = self._order_event(grid, event, envelope)
-        return None if order_event is None else (ORDER_TOPIC, symbol, order_event)
+            return BOOK_TOPIC, symbol, _DELTA, events_pb2.BookDelta(
+                bids=_levels(grid, event.bids), asks=_levels(grid, event.asks))
+        order_event = self._order_event(grid, event)
+        return None if order_event is None else (ORDER_TOPIC, symbol, *order_event)
 
-    def _order_event(
-        self, grid: CachedGrid, event: Event, envelope: EventEnvelope
-    ) -> events_pb2.OrderEvent | None:
+    def _order_event(self, grid: CachedGrid, event: Event) -> tuple[bytes, Message] | None:
         symbol = grid.symbol
         if isinstance(event, OrderAccepted):
-            return events_pb2.OrderEvent(envelope=envelope, accepted=events_pb2.OrderAccepted(
+            return _ACCEPTED, events_pb2.OrderAccepted(
                 order_id=format_order_id(symbol, event.order_id),
                 client_order_id=event.client_order_id, account_id=event.account_id,
                 side=event.side, order_type=event.order_type,  # type: ignore[arg-type]
@@ -158,15 +209,15 @@ class EventMapper:
                 reserved_amount=grid.format_amount(event.reserved_asset, event.reserved_amount),
                 protection_price=grid.format_price(event.protection_ticks)
                 if event.protection_ticks else "",
-            ))
+            )
         if isinstance(event, OrderRejected):
-            return events_pb2.OrderEvent(envelope=envelope, rejected=events_pb2.OrderRejected(
+            return _REJECTED, events_pb2.OrderRejected(
                 client_order_id=event.client_order_id, account_id=event.account_id,
                 code=event.code, reason=event.reason,  # type: ignore[arg-type]
                 order_id=format_order_id(symbol, event.order_id) if event.order_id else "",
-            ))
+            )
         if isinstance(event, OrderCanceled):
-            return events_pb2.OrderEvent(envelope=envelope, canceled=events_pb2.OrderCanceled(
+            return _CANCELED, events_pb2.OrderCanceled(
                 order_id=format_order_id(symbol, event.order_id),
                 client_order_id=event.client_order_id, account_id=event.account_id,
                 reason=event.reason,  # type: ignore[arg-type]
@@ -174,15 +225,15 @@ class EventMapper:
                 canceled_quantity=grid.format_quantity(event.canceled_lots),
                 released_asset=event.released_asset,
                 released_amount=grid.format_amount(event.released_asset, event.released_amount),
-            ))
+            )
         if isinstance(event, OrderFilled):
-            return events_pb2.OrderEvent(envelope=envelope, filled=events_pb2.OrderFilled(
+            return _FILLED, events_pb2.OrderFilled(
                 order_id=format_order_id(symbol, event.order_id),
                 client_order_id=event.client_order_id, account_id=event.account_id,
                 filled_quantity=grid.format_quantity(event.filled_lots),
                 released_asset=event.released_asset,
                 released_amount=grid.format_amount(event.released_asset, event.released_amount),
-            ))
+            )
         return None  # SymbolModeChanged: domain-only, no contract message yet
 
     def trade(self, grid: CachedGrid, t: TradeExecuted) -> events_pb2.TradeExecuted:
@@ -203,15 +254,13 @@ class EventMapper:
             taker_client_order_id=t.taker_client_order_id,
         )
 
-    def _balance(
-        self, event: BalanceApplied, envelope: EventEnvelope
-    ) -> events_pb2.OrderEvent:
+    def _balance(self, event: BalanceApplied) -> tuple[bytes, Message]:
         scale = self._engine.asset_scale(event.asset) or 0
-        return events_pb2.OrderEvent(envelope=envelope, balance_applied=events_pb2.BalanceApplied(
+        return _BALANCE_APPLIED, events_pb2.BalanceApplied(
             adjustment_id=event.adjustment_id, account_id=event.account_id, asset=event.asset,
             delta=format_asset_amount(scale, event.delta), applied=event.applied,
             code=event.code,  # type: ignore[arg-type]
-        ))
+        )
 
 
 def level(grid: CachedGrid, lvl: Level) -> events_pb2.PriceLevel:

@@ -24,7 +24,8 @@ class RecordType(IntEnum):
 
 _VALID_TYPES = frozenset(int(t) for t in RecordType)
 # CRC32C of the type byte alone, the starting value of each frame's checksum.
-_TYPE_CRC = {int(t): crc32c.crc32c(bytes((t,))) for t in RecordType}
+TYPE_CRC: dict[int, int] = {int(t): crc32c.crc32c(bytes((t,))) for t in RecordType}
+_TYPE_CRC = TYPE_CRC
 
 
 def encode_frame(record_type: RecordType, payload: bytes) -> bytes:

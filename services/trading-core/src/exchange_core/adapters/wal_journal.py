@@ -32,15 +32,12 @@ class WalJournal:
         if not isinstance(command, wal_pb2.SequencedCommand):
             raise TypeError(f"journal source must be a SequencedCommand, got {type(command)}")
         command.seq, command.ts_ns, command.epoch = entry.seq, entry.ts_ns, entry.epoch
-        events = wal_pb2.CommandEvents(
-            seq=entry.seq, epoch=entry.epoch, ts_ns=entry.ts_ns,
-            events=self._mapper.outbox_events(
-                entry.result, wal_seq=entry.seq, ts_ns=entry.ts_ns, epoch=entry.epoch,
-                correlation_id=entry.command.correlation_id,
-            ),
+        events = self._mapper.command_events(
+            entry.result, wal_seq=entry.seq, ts_ns=entry.ts_ns, epoch=entry.epoch,
+            correlation_id=entry.command.correlation_id,
         )
         frames = encode_frame(_COMMAND, command.SerializeToString()) + encode_frame(
-            _EVENTS, events.SerializeToString()
+            _EVENTS, events
         )
         if entry.state_hash is not None:
             checkpoint = wal_pb2.Checkpoint(
@@ -53,11 +50,12 @@ class WalJournal:
 def to_command(engine: Engine, logged: wal_pb2.SequencedCommand) -> Command:
     """The domain command of a logged request, stamped with its logged time."""
     which = logged.WhichOneof("command")
+    ts_ns = logged.ts_ns
     mapped: Command | command_mapping.Unsequenced
     if which == "place_order":
-        mapped = command_mapping.place_order(engine, logged.place_order)
+        mapped = command_mapping.place_order(engine, logged.place_order, ts_ns)
     elif which == "cancel_order":
-        mapped = command_mapping.cancel_order(engine, logged.cancel_order)
+        mapped = command_mapping.cancel_order(engine, logged.cancel_order, ts_ns)
     elif which == "cancel_all":
         mapped = command_mapping.cancel_all(engine, logged.cancel_all)
     elif which == "set_symbol_mode":
@@ -69,7 +67,7 @@ def to_command(engine: Engine, logged: wal_pb2.SequencedCommand) -> Command:
         raise ValueError(f"WAL seq {logged.seq}: no command in record")
     if isinstance(mapped, command_mapping.Unsequenced):
         raise ValueError(f"WAL seq {logged.seq}: logged request no longer maps: {mapped.reason}")
-    return mapped._replace(ts_ns=logged.ts_ns)
+    return mapped if mapped.ts_ns == ts_ns else mapped._replace(ts_ns=ts_ns)
 
 
 BalancePositions = dict[int, int]
@@ -85,12 +83,14 @@ def replay_input(
 ) -> Iterator[ReplayCommand | ReplayCheckpoint]:
     """WAL entries after ``after_seq`` as replay input; tracks balance feed positions and
     the newest epoch seen (``epochs[0]``) as it goes."""
+    newest = epochs[0]
     for entry in read_entries(wal_dir, after_seq):
         if isinstance(entry, wal_pb2.Checkpoint):
             yield ReplayCheckpoint(entry.seq, entry.state_hash.hex())
             continue
-        epochs[0] = max(epochs[0], entry.epoch)
-        if entry.WhichOneof("command") == "balance":
+        if entry.epoch > newest:
+            newest = epochs[0] = entry.epoch
+        if entry.HasField("balance"):
             part, offset = entry.balance.source_partition, entry.balance.source_offset
             positions[part] = max(positions.get(part, 0), offset + 1)
         yield ReplayCommand(entry.seq, to_command(engine(), entry))

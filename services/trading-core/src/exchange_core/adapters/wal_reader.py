@@ -5,10 +5,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
+import crc32c
+
 from exchange.core.v1 import wal_pb2
 from exchange_core.adapters.wal_frame import (
+    HEADER,
     HEADER_SIZE,
     MAX_PAYLOAD_BYTES,
+    TYPE_CRC,
     Frame,
     RecordType,
     decode_frame_at,
@@ -16,20 +20,26 @@ from exchange_core.adapters.wal_frame import (
 from exchange_core.adapters.wal_segment import (
     WalCorruptionError,
     iter_frames,
+    iter_payloads,
     list_segments,
     scan_segment,
     segment_first_seq,
     truncate_torn_tail,
+    valid_prefix_bytes,
 )
 
 WalEntry = wal_pb2.SequencedCommand | wal_pb2.Checkpoint
+_REPLAYED = frozenset((int(RecordType.COMMAND), int(RecordType.CHECKPOINT)))
 
 
 def repair_tail(wal_dir: Path) -> None:
     """On open: truncate a torn tail of the newest segment (corruption elsewhere raises)."""
     segments = list_segments(wal_dir)
     if segments:
-        truncate_torn_tail(scan_segment(segments[-1], is_last=True))
+        newest = segments[-1]
+        data = newest.read_bytes()
+        if valid_prefix_bytes(data) < len(data):  # only then build the detailed scan
+            truncate_torn_tail(scan_segment(newest, is_last=True))
 
 
 def segments_from(wal_dir: Path, after_seq: int) -> list[Path]:
@@ -46,21 +56,62 @@ def segments_from(wal_dir: Path, after_seq: int) -> list[Path]:
 def read_entries(wal_dir: Path, after_seq: int = 0) -> Iterator[WalEntry]:
     """Commands and checkpoints with seq > after_seq, in order, seq continuity checked."""
     expected = after_seq + 1
-    for path, frame in iter_frames(segments_from(wal_dir, after_seq)):
-        if frame.record_type == RecordType.COMMAND:
-            command = wal_pb2.SequencedCommand.FromString(_bytes(frame))
-            if command.seq <= after_seq:
-                continue
-            if command.seq != expected:
-                raise WalCorruptionError(
-                    path, frame.offset, f"seq {command.seq} where {expected} was expected"
-                )
-            expected += 1
-            yield command
-        elif frame.record_type == RecordType.CHECKPOINT:
-            checkpoint = wal_pb2.Checkpoint.FromString(_bytes(frame))
-            if checkpoint.seq > after_seq:
-                yield checkpoint
+    parse_command = wal_pb2.SequencedCommand.FromString
+    parse_checkpoint = wal_pb2.Checkpoint.FromString
+    command_type = int(RecordType.COMMAND)
+    segments = segments_from(wal_dir, after_seq)
+    last = len(segments) - 1
+    for index, path in enumerate(segments):
+        for offset, record_type, payload in iter_payloads(
+            path, is_last=index == last, wanted=_REPLAYED
+        ):
+            if record_type == command_type:
+                if after_seq and 0 < leading_seq(payload) <= after_seq:  # skip unparsed
+                    continue
+                command = parse_command(cast(bytes, payload))  # a view: no copy
+                if command.seq <= after_seq:
+                    continue
+                if command.seq != expected:
+                    raise WalCorruptionError(
+                        path, offset, f"seq {command.seq} where {expected} was expected"
+                    )
+                expected += 1
+                yield command
+            else:
+                checkpoint = parse_checkpoint(cast(bytes, payload))
+                if checkpoint.seq > after_seq:
+                    yield checkpoint
+
+
+def newest_checkpoint_seq(wal_dir: Path, after_seq: int = 0) -> int | None:
+    """Seq of the newest checkpoint record after ``after_seq`` (None: there is none).
+
+    Walks frame headers from the newest segment backwards and parses only checkpoint
+    frames whose CRC checks out; a bad frame ends a segment's walk (recovery itself
+    classifies it). Cheap next to a replay: no command is decoded.
+    """
+    segments = segments_from(wal_dir, after_seq)
+    for path in reversed(segments):
+        data = path.read_bytes()
+        view = memoryview(data)
+        newest: int | None = None
+        offset = 0
+        while offset + HEADER_SIZE <= len(data):
+            length, checksum, record_type = HEADER.unpack_from(data, offset)
+            start = offset + HEADER_SIZE
+            if length > MAX_PAYLOAD_BYTES or start + length > len(data):
+                break
+            if record_type == RecordType.CHECKPOINT:
+                payload = view[start:start + length]
+                if crc32c.crc32c(payload, TYPE_CRC[record_type]) != checksum:
+                    break
+                seq = wal_pb2.Checkpoint.FromString(cast(bytes, payload)).seq
+                if seq > after_seq:
+                    newest = seq
+            offset = start + length
+        if newest is not None:
+            return newest
+    return None
 
 
 def read_events(wal_dir: Path, after_seq: int = 0) -> Iterator[wal_pb2.CommandEvents]:
@@ -158,7 +209,7 @@ def _bytes(frame: Frame) -> bytes:
     return cast(bytes, frame.payload)
 
 
-def leading_seq(payload: bytes) -> int:
+def leading_seq(payload: bytes | memoryview) -> int:
     """Field 1 (varint ``seq``) of a CommandEvents/SequencedCommand payload, unparsed.
 
     Both messages declare ``seq`` as field 1 and protobuf writes fields in number order,

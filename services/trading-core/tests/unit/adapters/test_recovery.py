@@ -17,6 +17,7 @@ from exchange_core.adapters.recovery import recover
 from exchange_core.adapters.snapshot_store import SnapshotStore
 from exchange_core.adapters.wal_frame import RecordType, encode_frame
 from exchange_core.adapters.wal_journal import WalJournal
+from exchange_core.adapters.wal_segment import WalCorruptionError
 from exchange_core.adapters.wal_writer import WalWriter
 from exchange_core.app.replay import DivergenceError
 from exchange_core.app.sequencer import Sequencer, SnapshotPolicy
@@ -163,3 +164,49 @@ def test_recovery_refuses_to_serve_from_a_diverging_log(tmp_path: Path) -> None:
         handle.write(encode_frame(RecordType.CHECKPOINT, wrong.SerializeToString()))
     with pytest.raises(DivergenceError):
         recover(tmp_path / "wal", SnapshotStore(tmp_path / "snapshots"), _config)
+
+
+def test_recovery_checking_only_the_newest_checkpoint_still_refuses_a_wrong_one(
+    tmp_path: Path,
+) -> None:
+    live = _run(tmp_path, 100, snapshot_every=10**6)  # 104 commands: checkpoints at 25..100
+    wal, store = tmp_path / "wal", SnapshotStore(tmp_path / "snapshots")
+    newest_only = recover(wal, store, _config, use_snapshot=False, verify_all=False)
+    assert newest_only.checkpoints_verified == 1 and newest_only.checkpoints_skipped == 3
+    assert newest_only.state_hash == live.state_hash()
+    segment = sorted(wal.iterdir())[-1]
+    wrong = wal_pb2.Checkpoint(seq=104, state_hash=bytes(32), epoch=1)
+    with open(segment, "ab") as handle:
+        handle.write(encode_frame(RecordType.CHECKPOINT, wrong.SerializeToString()))
+    with pytest.raises(DivergenceError, match="at seq 104"):
+        recover(wal, store, _config, use_snapshot=False, verify_all=False)
+
+
+def test_decoding_the_wal_in_a_second_process_gives_the_same_recovery(tmp_path: Path) -> None:
+    live = _run(tmp_path, 300, snapshot_every=100)
+    store = SnapshotStore(tmp_path / "snapshots")
+    for use_snapshot in (True, False):
+        here = recover(tmp_path / "wal", store, _config, use_snapshot=use_snapshot,
+                       decode_in_child=False)
+        child = recover(tmp_path / "wal", store, _config, use_snapshot=use_snapshot,
+                        decode_in_child=True)
+        assert (child.last_seq, child.state_hash, child.replayed) == (
+            here.last_seq, here.state_hash, here.replayed)
+        assert child.checkpoints_verified == here.checkpoints_verified
+        assert child.balance_positions == here.balance_positions
+        assert child.newest_epoch == here.newest_epoch
+        assert child.state_hash == live.state_hash()
+
+
+def test_corruption_found_by_the_decoder_process_is_the_same_hard_error(tmp_path: Path) -> None:
+    _run(tmp_path, 100, snapshot_every=10**6)
+    segment = sorted((tmp_path / "wal").iterdir())[0]  # sealed: any bad record is corruption
+    data = bytearray(segment.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    store = SnapshotStore(tmp_path / "snapshots")
+    with pytest.raises(WalCorruptionError) as here:
+        recover(tmp_path / "wal", store, _config, repair=False, decode_in_child=False)
+    with pytest.raises(WalCorruptionError) as child:
+        recover(tmp_path / "wal", store, _config, repair=False, decode_in_child=True)
+    assert (child.value.path, child.value.offset) == (here.value.path, here.value.offset)
