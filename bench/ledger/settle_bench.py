@@ -194,7 +194,7 @@ def batched_phase(bench: Bench, n_trades: int) -> dict[str, float]:
     return {"trades": n_trades, "trades_per_s": n_trades / holder["s"],
             "order_events_per_s": n_orders / orders_s, "invariants_ok": ok,
             "python_us": (cpu1 - cpu0) / n_trades * 1e6, "pg_us": (pg1 - pg0) / n_trades * 1e6,
-            "idle": idle}
+            "idle": idle, "load1": os.getloadavg()[0]}
 
 
 def naive_phase(bench: Bench, n_trades: int) -> dict[str, float]:
@@ -263,6 +263,24 @@ def invariant_at_scale(bench: Bench, postings_target: int) -> dict[str, float]:
     return {"postings": postings, "check_ms": elapsed_ms, "invariants_ok": ok}
 
 
+def print_batched(args: argparse.Namespace, batched: dict[str, float],
+                  load_before: tuple[float, float, float]) -> None:
+    print(f"machine: {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
+          f"python={platform.python_version()} PostgreSQL+Kafka on loopback (shared stack)")
+    print(f"settings: batch_max={args.batch_max}, 3 partitions/topic, 2 symbols, 20 accounts,"
+          f" manual assignment")
+    print(f"load average (1/5/15 min) at start: {' / '.join(f'{v:.2f}' for v in load_before)};"
+          f" after the batched phase: {batched['load1']:.2f}")
+    print()
+    print("| mode | trades | trades/s | invariants |")
+    print("|---|---:|---:|---|")
+    print(f"| batched (1 tx per batch, COPY) | {batched['trades']} |"
+          f" {batched['trades_per_s']:,.0f} | {'ok' if batched['invariants_ok'] else 'FAIL'} |")
+    print(f"\nbatched CPU per trade: ledger process {batched['python_us']:.0f} us (incl."
+          f" librdkafka threads), postgres {batched['pg_us']:.0f} us (all backends);"
+          f" machine idle during the phase: {batched['idle'] * 100:.0f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trades", type=int, default=40_000)
@@ -271,29 +289,24 @@ def main() -> None:
     parser.add_argument("--steady-rate", type=float, default=3_000)
     parser.add_argument("--batch-max", type=int, default=5_000)
     parser.add_argument("--postings", type=int, default=1_000_000)
+    parser.add_argument("--batched-only", action="store_true",
+                        help="run only the batched phase (quick CPU/throughput check)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     bench = Bench(args.batch_max)
     try:
         batched = batched_phase(bench, args.trades)
+        if args.batched_only:
+            print_batched(args, batched, load_before)
+            return
         naive = naive_phase(bench, args.naive_trades)
         steady = steady_phase(bench, args.steady_trades, args.steady_rate)
         scale = invariant_at_scale(bench, args.postings)
     finally:
         bench.close()
-    print(f"machine: {platform.node()} {platform.machine()} cpus={os.cpu_count()} "
-          f"python={platform.python_version()} PostgreSQL+Kafka on loopback (shared stack)")
-    print(f"settings: batch_max={args.batch_max}, 3 partitions/topic, 2 symbols, 20 accounts,"
-          f" manual assignment")
-    print()
-    print("| mode | trades | trades/s | invariants |")
-    print("|---|---:|---:|---|")
-    print(f"| batched (1 tx per batch, COPY) | {batched['trades']} |"
-          f" {batched['trades_per_s']:,.0f} | {'ok' if batched['invariants_ok'] else 'FAIL'} |")
-    print(f"| naive (1 tx per trade) | {naive['trades']} | {naive['trades_per_s']:,.0f} |"
-          f" {'ok' if naive['invariants_ok'] else 'FAIL'} |")
-    print(f"\nbatched CPU per trade: ledger process {batched['python_us']:.0f} us (incl."
-          f" librdkafka threads), postgres {batched['pg_us']:.0f} us (all backends);"
-          f" machine idle during the phase: {batched['idle'] * 100:.0f}%")
+    print_batched(args, batched, load_before)
+    print(f"naive (1 tx per trade): {naive['trades']} trades, {naive['trades_per_s']:,.0f}"
+          f" trades/s (invariants {'ok' if naive['invariants_ok'] else 'FAIL'})")
     print(f"order events (accept/filled) settled: {batched['order_events_per_s']:,.0f} events/s")
     print(f"steady {steady['rate_per_s']:,.0f} trades/s: lag p50 {steady['p50_ms']:.0f} ms,"
           f" p99 {steady['p99_ms']:.0f} ms, max {steady['max_ms']:.0f} ms"

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-SERVERS = ["postgres", "redis", "kafka", "s3", "chdb"]
+SERVERS = ["postgres", "redis", "kafka", "s3", "chdb", "core", "ledger"]
 
 
 def test_status_of_a_fresh_stack_dir_names_every_server_as_not_running(
@@ -28,7 +28,7 @@ def test_status_of_a_fresh_stack_dir_names_every_server_as_not_running(
     states = {line.split()[0]: line.split()[1] for line in lines}
     assert states == {
         "postgres": "stopped", "redis": "stopped", "kafka": "stopped", "s3": "stopped",
-        "chdb": "absent",
+        "chdb": "absent", "core": "stopped", "ledger": "stopped",
     }
 
 

@@ -54,7 +54,7 @@ def test_up_starts_every_server_down_stops_them_and_a_restart_keeps_the_data(
         _up(private_stack)
         assert _states(private_stack) == {
             "postgres": "running", "redis": "running", "kafka": "running", "s3": "running",
-            "chdb": "ready",
+            "chdb": "ready", "core": "stopped", "ledger": "stopped",  # services: up --services
         }
         _check_servers_answer(private_stack)
         assert "already running" in private_stack.run("up", "--only", "kafka").stdout

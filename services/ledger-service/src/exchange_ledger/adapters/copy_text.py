@@ -6,12 +6,12 @@ text columns need escaping (backslash, tab, newline, carriage return); bytea goe
 ``\\x<hex>``; NULL is ``\\N``.
 """
 
-_NULL = "\\N"
+NULL = "\\N"
 
 
 def text(value: str | None) -> str:
     if value is None:
-        return _NULL
+        return NULL
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
                 .replace("\r", "\\r"))
@@ -23,4 +23,4 @@ def bytea(value: bytes) -> str:
 
 
 def number(value: int | None) -> str:
-    return _NULL if value is None else str(value)
+    return NULL if value is None else str(value)

@@ -24,6 +24,7 @@ from exchange_common.kafka import consumer_config
 from exchange_common.topics import Topic
 from exchange_ledger.adapters.connections import ConnectionSource
 from exchange_ledger.adapters.decoders import decode_record
+from exchange_ledger.adapters.gc_tuning import tune_for_batches
 from exchange_ledger.adapters.metrics import LedgerMetrics
 from exchange_ledger.app.ports import (
     PartitionKey,
@@ -67,7 +68,7 @@ class SettlementConsumer:
                  connect: ConnectionSource, scales: AssetScales, metrics: LedgerMetrics,
                  order_topic: str = Topic.CORE_ORDER_EVENTS,
                  trade_topic: str = Topic.CORE_TRADE_EVENTS, batch_max: int = BATCH_MAX,
-                 extra_config: dict[str, Any] | None = None) -> None:
+                 extra_config: dict[str, Any] | None = None, tune_gc: bool = True) -> None:
         if not 0 < batch_max <= 50_000:
             raise ValueError("batch_max must be 1..50000")
         self._group, self._store, self._connect = group, store, connect
@@ -79,6 +80,7 @@ class SettlementConsumer:
         self._positions: dict[PartitionKey, int] = {}
         self._paused: set[PartitionKey] = set()
         self._backoff_s = 0.1
+        self._tune_gc = tune_gc
         self.ready = threading.Event()
 
     # -- assignment: positions come from PostgreSQL -------------------------------------
@@ -125,6 +127,8 @@ class SettlementConsumer:
 
     def run(self, stop: threading.Event, *, poll_timeout_s: float = 0.2,
             manual_assignment: bool = False) -> None:
+        if self._tune_gc:
+            tune_for_batches()
         if manual_assignment:
             self._assign_all()
         else:

@@ -9,10 +9,12 @@ everything back, offsets included, so a restart re-reads exactly the uncommitted
 
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 import psycopg
 
 from exchange_ledger.adapters.connections import ConnectionSource
+from exchange_ledger.adapters.copy_text import NULL as _NULL
 from exchange_ledger.adapters.copy_text import bytea, number, text
 from exchange_ledger.adapters.decoders import decode_parked
 from exchange_ledger.app.ports import (
@@ -49,8 +51,7 @@ class AcceptedOrders:
 
     def add(self, order_ids: Iterable[str]) -> None:
         with self._lock:
-            for order_id in order_ids:
-                self._ids[order_id] = None
+            self._ids.update(dict.fromkeys(order_ids))  # one C-level pass; known ids stay put
             while len(self._ids) > self._capacity:
                 del self._ids[next(iter(self._ids))]
 
@@ -68,43 +69,52 @@ def load_view(
         view.parked = [p for p in (decode_parked(d, bytes(b), scales) for d, b in rows)
                        if isinstance(p, Inbound)]
     everything = [*events, *view.parked]
-    rows = conn.execute("SELECT event_id, content_hash FROM processed_events"
-                        " WHERE event_id = ANY(%s)", ([e.event_id for e in events],)).fetchall()
-    view.seen_events = {r[0]: bytes(r[1]) for r in rows}
     required = {o for e in everything for o in e.requires}
     known = accepted_cache.known(required) if accepted_cache is not None else set()
     view.accepted |= known
     order_ids = sorted({*accepts, *(required - known)})
-    for order_id, digest in conn.execute(
-            "SELECT order_id, content_hash FROM orders WHERE order_id = ANY(%s)", (order_ids,)):
-        view.accepted.add(order_id)
-        view.seen_refs[(EventKind.ACCEPT.value, order_id)] = bytes(digest)
-    for order_id, digest in conn.execute(
-            "SELECT order_id, content_hash FROM order_closures WHERE order_id = ANY(%s)",
-            (_ids(events, EventKind.RELEASE),)):
-        view.seen_refs[(EventKind.RELEASE.value, order_id)] = bytes(digest)
-    for trade_id, digest in conn.execute(
-            "SELECT trade_id, content_hash FROM trades WHERE trade_id = ANY(%s)",
-            (_ids(events, EventKind.TRADE),)):
-        view.seen_refs[(EventKind.TRADE.value, trade_id)] = bytes(digest)
-    parked_refs = [f"{e.kind.value}:{e.ref}" for e in events if e.kind != EventKind.NOOP]
-    for ref, digest in conn.execute(
-            "SELECT ref, content_hash FROM parked_events WHERE ref = ANY(%s)", (parked_refs,)):
-        kind, _, ident = str(ref).partition(":")
-        view.seen_refs.setdefault((kind, ident), bytes(digest))
-    view.balances = lock_balances(conn, (p.account for e in everything if e.entry
-                                         for p in e.entry.postings))
-    _load_symbols(conn, view, sorted({e.symbol for e in everything}))
+    noop = EventKind.NOOP
+    parked_refs = [e.kind + ":" + e.ref for e in events if e.kind != noop]
+    accounts = sorted({p[0] for e in everything if e.entry is not None
+                       for p in e.entry.postings})
+    symbols = sorted({e.symbol for e in everything})
+    # One round trip for every read (and lock) below: the statements are independent, so
+    # they go as one pipeline and the results are read after (same order, same locks).
+    with conn.pipeline():
+        seen = conn.execute("SELECT event_id, content_hash FROM processed_events"
+                            " WHERE event_id = ANY(%s)", ([e.event_id for e in events],))
+        orders = conn.execute("SELECT order_id, content_hash FROM orders"
+                              " WHERE order_id = ANY(%s)", (order_ids,))
+        closures = conn.execute("SELECT order_id, content_hash FROM order_closures"
+                                " WHERE order_id = ANY(%s)", (_ids(events, EventKind.RELEASE),))
+        trades = conn.execute("SELECT trade_id, content_hash FROM trades"
+                              " WHERE trade_id = ANY(%s)", (_ids(events, EventKind.TRADE),))
+        parked = conn.execute("SELECT ref, content_hash FROM parked_events WHERE ref = ANY(%s)",
+                              (parked_refs,))
+        balances = _send_lock_balances(conn, accounts)
+        symbol_rows = _send_load_symbols(conn, symbols)
+        view.seen_events = {r[0]: bytes(r[1]) for r in seen.fetchall()}
+        for order_id, digest in orders.fetchall():
+            view.accepted.add(order_id)
+            view.seen_refs[(EventKind.ACCEPT.value, order_id)] = bytes(digest)
+        for order_id, digest in closures.fetchall():
+            view.seen_refs[(EventKind.RELEASE.value, order_id)] = bytes(digest)
+        for trade_id, digest in trades.fetchall():
+            view.seen_refs[(EventKind.TRADE.value, trade_id)] = bytes(digest)
+        for ref, digest in parked.fetchall():
+            kind, _, ident = str(ref).partition(":")
+            view.seen_refs.setdefault((kind, ident), bytes(digest))
+        view.balances = _read_balances(balances)
+        _read_symbols(view, symbol_rows)
     return view
 
 
-def lock_balances(
-    conn: psycopg.Connection, accounts: Iterable[AccountKey]
-) -> dict[AccountKey, int]:
-    """Create missing accounts, then lock their balance rows in key order; return units."""
-    keys = sorted(set(accounts))
+def _send_lock_balances(conn: psycopg.Connection, keys: list[AccountKey]
+                        ) -> psycopg.Cursor[tuple[Any, ...]] | None:
+    """Create missing accounts, then lock their balance rows in key order (``keys`` sorted);
+    the rows are read from the returned cursor."""
     if not keys:
-        return {}
+        return None
     owners, assets, kinds = [k.owner for k in keys], [k.asset for k in keys], [k.kind for k in keys]
     conn.execute(
         "INSERT INTO accounts (owner, asset, kind) SELECT * FROM unnest(%s::text[], %s::text[],"
@@ -112,22 +122,43 @@ def lock_balances(
     conn.execute(
         "INSERT INTO balances (owner, asset, kind) SELECT * FROM unnest(%s::text[], %s::text[],"
         " %s::text[]) ON CONFLICT DO NOTHING", (owners, assets, kinds))
-    rows = conn.execute(
+    return conn.execute(
         "SELECT b.owner, b.asset, b.kind, b.units FROM balances b JOIN unnest(%s::text[],"
         " %s::text[], %s::text[]) AS k(owner, asset, kind) USING (owner, asset, kind)"
-        " ORDER BY b.owner, b.asset, b.kind FOR UPDATE OF b", (owners, assets, kinds)).fetchall()
-    return {AccountKey(o, a, k): int(u) for o, a, k, u in rows}
+        " ORDER BY b.owner, b.asset, b.kind FOR UPDATE OF b", (owners, assets, kinds))
 
 
-def _load_symbols(conn: psycopg.Connection, view: LedgerView, symbols: list[str]) -> None:
+def _read_balances(cur: psycopg.Cursor[tuple[Any, ...]] | None) -> dict[AccountKey, int]:
+    if cur is None:
+        return {}
+    return {AccountKey(o, a, k): int(u) for o, a, k, u in cur.fetchall()}
+
+
+def lock_balances(
+    conn: psycopg.Connection, accounts: Iterable[AccountKey]
+) -> dict[AccountKey, int]:
+    """Create missing accounts, then lock their balance rows in key order; return units."""
+    return _read_balances(_send_lock_balances(conn, sorted(set(accounts))))
+
+
+_SymbolCursors = tuple[psycopg.Cursor[tuple[Any, ...]], psycopg.Cursor[tuple[Any, ...]]] | None
+
+
+def _send_load_symbols(conn: psycopg.Connection, symbols: list[str]) -> _SymbolCursors:
     if not symbols:
+        return None
+    return (conn.execute("SELECT symbol, epoch, last_seq FROM symbol_state"
+                         " WHERE symbol = ANY(%s) ORDER BY symbol FOR UPDATE", (symbols,)),
+            conn.execute("SELECT symbol, from_seq, to_seq FROM seq_gaps WHERE symbol = ANY(%s)"
+                         " ORDER BY symbol, from_seq", (symbols,)))
+
+
+def _read_symbols(view: LedgerView, cursors: _SymbolCursors) -> None:
+    if cursors is None:
         return
-    rows = conn.execute("SELECT symbol, epoch, last_seq FROM symbol_state WHERE symbol = ANY(%s)"
-                        " ORDER BY symbol FOR UPDATE", (symbols,)).fetchall()
-    view.symbols = {s: SymbolState(int(e), int(q)) for s, e, q in rows}
-    for symbol, low, high in conn.execute(
-            "SELECT symbol, from_seq, to_seq FROM seq_gaps WHERE symbol = ANY(%s)"
-            " ORDER BY symbol, from_seq", (symbols,)):
+    states, gaps = cursors
+    view.symbols = {s: SymbolState(int(e), int(q)) for s, e, q in states.fetchall()}
+    for symbol, low, high in gaps.fetchall():
         view.gaps.setdefault(symbol, []).append((int(low), int(high)))
 
 
@@ -136,13 +167,19 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[str, int]:
     with_entry = [e for e in plan.applied if e.entry is not None]
     entry_ids: dict[str, int] = {}
     if with_entry:
-        ids = [r[0] for r in conn.execute(
-            "SELECT nextval('journal_entry_id_seq') FROM generate_series(1, %s)",
-            (len(with_entry),))]
+        row = conn.execute(
+            "SELECT array_agg(nextval('journal_entry_id_seq')) FROM generate_series(1, %s)",
+            (len(with_entry),)).fetchone()
+        ids = row[0] if row is not None else []
         entry_ids = {e.event_id: int(i) for e, i in zip(with_entry, ids, strict=True)}
         _copy_entries(conn, with_entry, entry_ids)
     _copy_processed(conn, plan)
     _copy_refs(conn, plan, entry_ids)
+    return entry_ids
+
+
+def write_state(conn: psycopg.Connection, plan: BatchPlan) -> None:
+    """The balance, parked and sequence rows the plan changes (no COPY: may be pipelined)."""
     if plan.deltas:
         keys = sorted(plan.deltas)
         conn.execute(
@@ -153,7 +190,6 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[str, int]:
              [plan.deltas[k] for k in keys]))
     _write_parked(conn, plan)
     _write_symbols(conn, plan)
-    return entry_ids
 
 
 def _copy(conn: psycopg.Connection, statement: str, lines: list[str]) -> None:
@@ -170,15 +206,16 @@ def _copy_entries(conn: psycopg.Connection, events: list[Inbound], ids: dict[str
         entry = e.entry
         if entry is None:
             continue
-        entry_id = ids[e.event_id]
-        entries.append(f"{entry_id}\t{entry.kind.value}\t{text(entry.ref)}\t"
+        entry_id = str(ids[e.event_id])
+        entries.append(f"{entry_id}\t{entry.kind}\t{text(entry.ref)}\t"
                        f"{text(e.event_id)}\t{text(e.symbol)}\t{e.seq}\t"
                        f"{len(entry.postings)}\n")
         for leg, (account, units, order_ref) in enumerate(entry.postings):
             head = prefix.get(account)
             if head is None:
-                head = prefix[account] = "\t".join(text(part) for part in account)
-            postings.append(f"{entry_id}\t{leg}\t{head}\t{units}\t{text(order_ref)}\n")
+                head = prefix[account] = "\t".join([text(part) for part in account])
+            ref = _NULL if order_ref is None else text(order_ref)
+            postings.append(f"{entry_id}\t{leg}\t{head}\t{units}\t{ref}\n")
     _copy(conn, "COPY journal_entries (entry_id, kind, ref, event_id, symbol, seq,"
                 " posting_count) FROM STDIN", entries)
     _copy(conn, "COPY postings (entry_id, leg, owner, asset, kind, units, order_ref)"
@@ -261,17 +298,27 @@ def record_poison(conn: psycopg.Connection, plan: BatchPlan, cursor: RecordCurso
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
 
 
-def advance_offsets(conn: psycopg.Connection, group: str, offsets: list[OffsetAdvance]) -> None:
-    for o in offsets:
-        if o.next == o.expected:
-            continue
-        cur = conn.execute(
-            "UPDATE consumer_offsets SET next_offset = %s, updated_at = now() WHERE group_id = %s"
-            " AND topic = %s AND partition = %s AND next_offset = %s",
-            (o.next, group, o.topic, o.partition, o.expected))
+def send_offsets(conn: psycopg.Connection, group: str, offsets: list[OffsetAdvance]
+                 ) -> list[tuple[OffsetAdvance, psycopg.Cursor[tuple[Any, ...]]]]:
+    """Compare-and-set each advanced offset; ``check_offsets`` (after any pipeline has
+    synced) raises unless every one of them moved exactly one row."""
+    return [(o, conn.execute(
+        "UPDATE consumer_offsets SET next_offset = %s, updated_at = now() WHERE group_id = %s"
+        " AND topic = %s AND partition = %s AND next_offset = %s",
+        (o.next, group, o.topic, o.partition, o.expected))) for o in offsets
+        if o.next != o.expected]
+
+
+def check_offsets(group: str, sent: list[tuple[OffsetAdvance, psycopg.Cursor[tuple[Any, ...]]]]
+                  ) -> None:
+    for o, cur in sent:
         if cur.rowcount != 1:
             raise StaleOffsetError(f"offset of {o.topic}[{o.partition}] for {group} is no longer"
-                              f" {o.expected}: another consumer advanced it")
+                                   f" {o.expected}: another consumer advanced it")
+
+
+def advance_offsets(conn: psycopg.Connection, group: str, offsets: list[OffsetAdvance]) -> None:
+    check_offsets(group, send_offsets(conn, group, offsets))
 
 
 class PostgresSettlementStore:
@@ -293,9 +340,13 @@ class PostgresSettlementStore:
             if cursor is None and plan.poison is not None:
                 raise psycopg.Rollback()  # leaves the with-block, nothing written
             entry_ids = write_plan(conn, plan)
-            record_poison(conn, plan, cursor)
+            with conn.pipeline():  # one round trip for the rest; COPY cannot be pipelined
+                write_state(conn, plan)
+                record_poison(conn, plan, cursor)
+                sent = [] if cursor is None else send_offsets(
+                    conn, cursor.group, cursor.advances(plan.consumed))
             if cursor is not None:
-                advance_offsets(conn, cursor.group, cursor.advances(plan.consumed))
+                check_offsets(cursor.group, sent)
             self._accepted.add(view.accepted)  # after the block: only if committed
         return SettleResult(plan, entry_ids)
 

@@ -19,9 +19,15 @@ from exchange_ledger.domain.sequence import Gap, SymbolState, observe_seq
 
 RefKey = tuple[str, str]  # (event kind, trade id or order id)
 
+# Plain module values: enum attribute access is a descriptor call, and these are read
+# several times per event on the settlement hot path. EventKind is a StrEnum, so a member
+# is equal (and hashes equal) to its value: (EventKind.TRADE, id) == ("trade", id).
+_NOOP, _ACCEPT = EventKind.NOOP, EventKind.ACCEPT
+
 
 def ref_key(event: Inbound) -> RefKey | None:
-    return None if event.kind == EventKind.NOOP else (event.kind.value, event.ref)
+    kind = event.kind
+    return None if kind == _NOOP else (kind, event.ref)
 
 
 @dataclass
@@ -96,14 +102,14 @@ class _Planner:
             self._record(event, "duplicate")
             plan.duplicates += 1
             return None
-        if any(order_id not in view.accepted for order_id in event.requires):
+        if not view.accepted.issuperset(event.requires):
             self._record(event, "parked")
             plan.parked_new.append(event)
             view.seen_refs[key] = event.content_hash  # type: ignore[index]  # NOOP never parks
             return None
         refusal = self._apply(event)
         if refusal is None:
-            self._record(event, "noop" if event.kind == EventKind.NOOP else "applied")
+            self._record(event, "noop" if event.kind == _NOOP else "applied")
             self._wake(event)
         return refusal
 
@@ -125,38 +131,42 @@ class _Planner:
 
     def _apply(self, event: Inbound) -> Rejection | None:
         view, plan = self.view, self.plan
-        if event.entry is not None:
-            balances = view.balances
-            after: dict[AccountKey, int] = {}
-            for account, units, _ in event.entry.postings:
-                after[account] = after.get(account, balances.get(account, 0)) + units
-            for account, value in after.items():
+        entry = event.entry
+        if entry is not None:
+            # Move the balances in place, check every account the entry touched, undo on a
+            # refusal (in reverse, so an account posted twice comes back exactly).
+            balances, postings = view.balances, entry.postings
+            for account, units, _ in postings:
+                balances[account] = balances.get(account, 0) + units
+            for account, _, _ in postings:
+                value = balances[account]
                 if value < 0 and not may_go_negative(account):
+                    for undo, units, _ in reversed(postings):
+                        balances[undo] -= units
                     return Rejection(
                         Refusal.INSUFFICIENT_FUNDS,
                         f"{event.kind.value} {event.ref} ({event.event_id}) would take "
                         f"{account.owner}/{account.asset}/{account.kind} to {value}",
                     )
-            balances.update(after)
             deltas = plan.deltas
-            for account, units, _ in event.entry.postings:
+            for account, units, _ in postings:
                 deltas[account] = deltas.get(account, 0) + units
-        key = ref_key(event)
-        if key is not None:
-            view.seen_refs[key] = event.content_hash
-        if event.kind == EventKind.ACCEPT:
-            view.accepted.add(event.ref)
+        kind = event.kind
+        if kind != _NOOP:
+            view.seen_refs[(kind, event.ref)] = event.content_hash
+            if kind == _ACCEPT:
+                view.accepted.add(event.ref)
         plan.applied.append(event)
         return None
 
     def _wake(self, event: Inbound) -> None:
         """Apply the parked events that were waiting for the order just accepted."""
-        if event.kind != EventKind.ACCEPT:
+        if event.kind != _ACCEPT:
             return
         view, plan = self.view, self.plan
         waiting = [p for p in (*view.parked, *plan.parked_new) if event.ref in p.requires]
         for parked in waiting:
-            if any(order_id not in view.accepted for order_id in parked.requires):
+            if not view.accepted.issuperset(parked.requires):
                 continue
             refusal = self._apply(parked)
             if refusal is not None:  # stays parked, raised as an alert, never dropped

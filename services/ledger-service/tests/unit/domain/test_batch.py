@@ -111,3 +111,11 @@ def test_a_parked_event_that_cannot_apply_when_woken_stays_parked_as_stuck() -> 
     plan2 = plan_batch(view, [BUY, small_sell])
     assert [e.event_id for e, _ in plan2.stuck] == [TRADE.event_id]
     assert plan2.parked_done == [] and plan2.poison is None
+
+
+def test_a_refused_movement_leaves_every_balance_of_the_view_as_it_was() -> None:
+    view = funded()
+    before = dict(view.balances)
+    plan = plan_batch(view, [order(M.accepted("b9", "bea", "USDT", "25000", seq=1))])
+    assert plan.poison is not None and plan.poison.rejection.code == Refusal.INSUFFICIENT_FUNDS
+    assert {k: v for k, v in view.balances.items() if v} == before and plan.deltas == {}
