@@ -81,6 +81,16 @@ def load_view(
     # One round trip for every read (and lock) below: the statements are independent, so
     # they go as one pipeline and the results are read after (same order, same locks).
     with conn.pipeline():
+        # Serialize batches that touch the same symbol BEFORE reading anything: the reads
+        # below decide whether a trade applies or is parked for its order. Without this, a
+        # batch holding the trade (read "order unknown") and a concurrent batch applying
+        # the order (on another partition, so both offset compare-and-sets succeed) could
+        # both commit and strand the trade as parked. Sorted order: no lock cycles (balance
+        # rows are locked after, also sorted; HTTP adjustments take no symbol lock).
+        if symbols:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('ledger.symbol:' || s, 0))"
+                         " FROM (SELECT unnest(%s::text[]) AS s ORDER BY 1) AS ordered",
+                         (symbols,))
         seen = conn.execute("SELECT event_id, content_hash FROM processed_events"
                             " WHERE event_id = ANY(%s)", ([e.event_id for e in events],))
         orders = conn.execute("SELECT order_id, content_hash FROM orders"
