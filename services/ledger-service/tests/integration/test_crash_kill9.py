@@ -32,7 +32,8 @@ from .kafka_support import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# A long loop of real restarts: its own bound, above the suite's 300 s per test.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 KILLS = 20
 TRADES_PER_MARKET = 1_500

@@ -29,7 +29,8 @@ from exchange_core.adapters.wal_reader import read_entries, read_events
 from exchange_core.app.replay import replay
 from exchange_core.domain import Engine
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# A long loop of real restarts: its own bound, above the suite's 300 s per test.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 CYCLES = int(os.environ.get("CORE_CRASH_CYCLES", "50"))
 
