@@ -161,42 +161,48 @@ class TradingCoreService(trading_core_pb2_grpc.TradingCoreServicer):
             trades=[mapper.trade(grid, t) for t in r.trades],
         )
 
+    @staticmethod
+    def _sequence(node: CoreNode, mapped: Any, command: wal_pb2.SequencedCommand,
+                  refuse: Callable[[Any], Any], reply: Callable[[Any], Any]) -> Staged:
+        """Refuse input that did not map (not sequenced), else sequence it; the reply is
+        built from the engine's result once its seq is durable."""
+        if isinstance(mapped, command_mapping.Unsequenced):
+            refused = refuse(mapped)
+            return Staged(0, lambda: refused)
+        result, seq = node.execute(command, mapped)
+        return Staged(seq, lambda: reply(result))
+
     def _cancel(self, req: pb.CancelOrderRequest) -> Staged:
         node, _ = self.leader()
-        mapped = command_mapping.cancel_order(node.engine, req)
-        if isinstance(mapped, command_mapping.Unsequenced):
-            refused = pb.CancelOrderResponse(accepted=False, code=mapped.code,  # type: ignore[arg-type]
-                                             reason=mapped.reason, order_id=req.order_id)
-            return Staged(0, lambda: refused)
-        r, seq = node.execute(wal_pb2.SequencedCommand(cancel_order=req), mapped)
-        return Staged(seq, lambda: pb.CancelOrderResponse(
-            accepted=r.accepted, code=r.code, reason=r.reason,  # type: ignore[arg-type]
-            order_id=format_order_id(r.symbol, r.order_id) if r.order_id else req.order_id,
-            status=r.status, seq=r.seq, epoch=node.epoch))  # type: ignore[arg-type]
+        return self._sequence(
+            node, command_mapping.cancel_order(node.engine, req),
+            wal_pb2.SequencedCommand(cancel_order=req),
+            lambda m: pb.CancelOrderResponse(accepted=False, code=m.code, reason=m.reason,
+                                             order_id=req.order_id),
+            lambda r: pb.CancelOrderResponse(
+                accepted=r.accepted, code=r.code, reason=r.reason,
+                order_id=format_order_id(r.symbol, r.order_id) if r.order_id else req.order_id,
+                status=r.status, seq=r.seq, epoch=node.epoch))
 
     def _cancel_all(self, req: pb.CancelAllRequest) -> Staged:
         node, _ = self.leader()
-        mapped = command_mapping.cancel_all(node.engine, req)
-        if isinstance(mapped, command_mapping.Unsequenced):
-            refused = pb.CancelAllResponse(accepted=False, code=mapped.code,  # type: ignore[arg-type]
-                                           reason=mapped.reason)
-            return Staged(0, lambda: refused)
-        r, seq = node.execute(wal_pb2.SequencedCommand(cancel_all=req), mapped)
-        return Staged(seq, lambda: pb.CancelAllResponse(
-            accepted=r.accepted, code=r.code, reason=r.reason,  # type: ignore[arg-type]
-            canceled_count=r.canceled_count, seq=r.seq, epoch=node.epoch))
+        return self._sequence(
+            node, command_mapping.cancel_all(node.engine, req),
+            wal_pb2.SequencedCommand(cancel_all=req),
+            lambda m: pb.CancelAllResponse(accepted=False, code=m.code, reason=m.reason),
+            lambda r: pb.CancelAllResponse(
+                accepted=r.accepted, code=r.code, reason=r.reason,
+                canceled_count=r.canceled_count, seq=r.seq, epoch=node.epoch))
 
     def _set_mode(self, req: pb.SetSymbolModeRequest) -> Staged:
         node, _ = self.leader()
-        mapped = command_mapping.set_symbol_mode(node.engine, req)
-        if isinstance(mapped, command_mapping.Unsequenced):
-            refused = pb.SetSymbolModeResponse(accepted=False, code=mapped.code,  # type: ignore[arg-type]
-                                               reason=mapped.reason)
-            return Staged(0, lambda: refused)
-        r, seq = node.execute(wal_pb2.SequencedCommand(set_symbol_mode=req), mapped)
-        return Staged(seq, lambda: pb.SetSymbolModeResponse(
-            accepted=r.accepted, code=r.code, reason=r.reason,  # type: ignore[arg-type]
-            mode=r.mode, seq=r.seq, epoch=node.epoch))  # type: ignore[arg-type]
+        return self._sequence(
+            node, command_mapping.set_symbol_mode(node.engine, req),
+            wal_pb2.SequencedCommand(set_symbol_mode=req),
+            lambda m: pb.SetSymbolModeResponse(accepted=False, code=m.code, reason=m.reason),
+            lambda r: pb.SetSymbolModeResponse(
+                accepted=r.accepted, code=r.code, reason=r.reason,
+                mode=r.mode, seq=r.seq, epoch=node.epoch))
 
     # -- queries (answered once what they saw is durable) ---------------------------------
 
