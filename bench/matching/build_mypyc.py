@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "services/trading-core/src/exchange_core"
 OUT = ROOT / "build/mypyc-core"
-HOT = ["account", "book", "engine", "fees", "lifecycle", "market_state", "matching", "order",
+HOT = ["account", "book", "engine", "events", "fees", "lifecycle", "market", "market_state", "matching",
+       "order", "record", "results",
        "validation"]
 
 SETUP = """

@@ -2,13 +2,15 @@
 
 Per side, ``keys`` is sorted ascending with the best price LAST (bids: key = price,
 asks: key = -price), so taking the best level is ``keys[-1]`` and dropping it is
-``keys.pop()``. A level is a FIFO deque of orders with lazy deletion: a cancel marks
-the order closed (O(1)), adjusts the level totals, and the dead entry is skipped when
-it reaches the front; a level compacts itself when dead entries outnumber live ones.
+``keys.pop()``. A level is a FIFO of orders with lazy deletion: a list read from
+``head`` (taking the front is ``head += 1``; the consumed prefix is cut off once it is
+half the list, amortized O(1)). A cancel marks the order closed (O(1)), adjusts the
+level totals, and the dead entry is skipped when it reaches the front; a level compacts
+itself when dead entries outnumber live ones. (A list and an index rather than a deque:
+the mypyc build turns list indexing into C, a deque stays a Python method call.)
 """
 
 from bisect import bisect_left, insort
-from collections import deque
 from typing import Final
 
 from exchange_core.domain import codes
@@ -17,24 +19,39 @@ from exchange_core.domain.invariants import require
 from exchange_core.domain.order import Order
 
 COMPACT_MIN_DEAD: Final = 16
+TRIM_MIN_HEAD: Final = 64
 
 
 class Level:
-    __slots__ = ("count", "dead", "orders", "price", "qty", "side")
+    __slots__ = ("count", "dead", "head", "orders", "price", "qty", "side")
 
     def __init__(self, side: int, price: int) -> None:
         self.side = side
         self.price = price
         self.qty = 0  # live lots
         self.count = 0  # live orders
-        self.dead = 0  # closed orders still in the deque
-        self.orders: deque[Order] = deque()
+        self.dead = 0  # closed orders still queued (at or after head)
+        self.orders: list[Order] = []  # the queue is orders[head:]
+        self.head = 0
 
     def as_tuple(self) -> LevelTuple:
         return (self.price, self.qty, self.count)
 
+    def queued(self) -> list[Order]:
+        """The queue, front first: live orders and not yet skipped dead ones."""
+        return self.orders[self.head:]
+
     def live(self) -> list[Order]:
-        return [o for o in self.orders if o.status <= codes.STATUS_PARTIALLY_FILLED]
+        return [o for o in self.orders[self.head:]
+                if o.status <= codes.STATUS_PARTIALLY_FILLED]
+
+    def pop_front(self) -> None:
+        """Drop the front order of the queue (the caller fixes count/dead/qty)."""
+        head = self.head + 1
+        if head >= TRIM_MIN_HEAD and head + head >= len(self.orders):
+            del self.orders[:head]
+            head = 0
+        self.head = head
 
 
 class BookSide:
@@ -49,14 +66,16 @@ class BookSide:
     def best(self) -> int:
         """Best price in ticks, 0 when the side is empty."""
         keys = self.keys
-        return keys[-1] * self.sign if keys else 0
+        if not keys:
+            return 0
+        return keys[-1] if self.sign > 0 else -keys[-1]
 
     def add(self, order: Order) -> Level:
         price = order.price
         lvl = self.levels.get(price)
         if lvl is None:
             lvl = self.levels[price] = Level(self.side, price)
-            insort(self.keys, price * self.sign)
+            insort(self.keys, price if self.sign > 0 else -price)
         lvl.orders.append(order)
         lvl.qty += order.remaining
         lvl.count += 1
@@ -66,7 +85,7 @@ class BookSide:
         """Remove an emptied level (count 0) from the side."""
         del self.levels[lvl.price]
         keys = self.keys
-        key = lvl.price * self.sign
+        key = lvl.price if self.sign > 0 else -lvl.price
         if keys and keys[-1] == key:
             keys.pop()
         else:
@@ -88,7 +107,8 @@ class BookSide:
     def compact(self, lvl: Level) -> None:
         """Drop dead entries once they outnumber live ones (amortized O(1) per cancel)."""
         if lvl.dead > COMPACT_MIN_DEAD and lvl.dead > lvl.count:
-            lvl.orders = deque(lvl.live())
+            lvl.orders = lvl.live()
+            lvl.head = 0
             lvl.dead = 0
 
     def depth(self, n: int) -> tuple[LevelTuple, ...]:
@@ -98,9 +118,10 @@ class BookSide:
         sign = self.sign
         out = []
         for key in reversed(keys[-n:] if n > 0 else keys):
-            out.append(levels[key * sign].as_tuple())
+            out.append(levels[key if sign > 0 else -key].as_tuple())
         return tuple(out)
 
     def iter_levels(self) -> list[Level]:
         """All levels best first (for snapshots and invariant checks)."""
-        return [self.levels[k * self.sign] for k in reversed(self.keys)]
+        sign = self.sign
+        return [self.levels[k if sign > 0 else -k] for k in reversed(self.keys)]

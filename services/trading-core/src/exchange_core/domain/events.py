@@ -1,4 +1,4 @@
-"""Domain events: cheap tuples with integer units, one class per event kind.
+"""Domain events: small records with integer units, one class per event kind.
 
 Units: ``*_ticks`` price ticks, ``*_lots`` quantity lots, every other amount is minor
 units of the asset named beside it (``reserved_asset``...) or, on trades, of the
@@ -7,60 +7,130 @@ strings are ``format_order_id(symbol, n)`` / ``format_trade_id(symbol, n)``.
 The adapter maps each class 1:1 onto the message of the same name in events.proto.
 """
 
-from typing import NamedTuple
+from typing import ClassVar
 
 from exchange_common.ids import AccountId, Asset
+from exchange_core.domain.record import Record
 
 # One level of a BookDelta: (price_ticks, total qty_lots, order_count); qty 0 = removed.
 Level = tuple[int, int, int]
 
 
-class OrderAccepted(NamedTuple):
-    order_id: int
-    client_order_id: str
-    account_id: AccountId
-    side: int
-    order_type: int
-    time_in_force: int  # normalized: never 0
-    price_ticks: int  # 0 for MARKET
-    qty_lots: int
-    quote_budget: int  # 0 = not used
-    post_only: bool
-    stp: int  # normalized: never 0
-    reserved_asset: Asset  # available -> hold at acceptance
-    reserved_amount: int
-    protection_ticks: int  # 0 = not used
+class OrderAccepted(Record):
+    _fields: ClassVar[tuple[str, ...]] = (
+        "order_id", "client_order_id", "account_id", "side", "order_type", "time_in_force",
+        "price_ticks", "qty_lots", "quote_budget", "post_only", "stp", "reserved_asset",
+        "reserved_amount", "protection_ticks",
+    )
+    __slots__ = _fields
+
+    def __init__(  # noqa: PLR0917
+        self,
+        order_id: int,
+        client_order_id: str,
+        account_id: AccountId,
+        side: int,
+        order_type: int,
+        time_in_force: int,
+        price_ticks: int,
+        qty_lots: int,
+        quote_budget: int,
+        post_only: bool,
+        stp: int,
+        reserved_asset: Asset,
+        reserved_amount: int,
+        protection_ticks: int,
+    ) -> None:
+        self.order_id = order_id
+        self.client_order_id = client_order_id
+        self.account_id = account_id
+        self.side = side
+        self.order_type = order_type
+        self.time_in_force = time_in_force  # normalized: never 0
+        self.price_ticks = price_ticks  # 0 for MARKET
+        self.qty_lots = qty_lots
+        self.quote_budget = quote_budget  # 0 = not used
+        self.post_only = post_only
+        self.stp = stp  # normalized: never 0
+        self.reserved_asset = reserved_asset  # available -> hold at acceptance
+        self.reserved_amount = reserved_amount
+        self.protection_ticks = protection_ticks  # 0 = not used
 
 
-class OrderRejected(NamedTuple):
-    client_order_id: str
-    account_id: AccountId
-    code: int
-    reason: str
-    order_id: int  # 0, or the existing order a cancel named
+class OrderRejected(Record):
+    _fields: ClassVar[tuple[str, ...]] = (
+        "client_order_id", "account_id", "code", "reason", "order_id",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        client_order_id: str,
+        account_id: AccountId,
+        code: int,
+        reason: str,
+        order_id: int,
+    ) -> None:
+        self.client_order_id = client_order_id
+        self.account_id = account_id
+        self.code = code
+        self.reason = reason
+        self.order_id = order_id  # 0, or the existing order a cancel named
 
 
-class OrderCanceled(NamedTuple):
-    order_id: int
-    client_order_id: str
-    account_id: AccountId
-    reason: int  # codes.CANCEL_*
-    filled_lots: int
-    canceled_lots: int
-    released_asset: Asset  # hold -> available
-    released_amount: int
+class OrderCanceled(Record):
+    _fields: ClassVar[tuple[str, ...]] = (
+        "order_id", "client_order_id", "account_id", "reason", "filled_lots", "canceled_lots",
+        "released_asset", "released_amount",
+    )
+    __slots__ = _fields
+
+    def __init__(  # noqa: PLR0917
+        self,
+        order_id: int,
+        client_order_id: str,
+        account_id: AccountId,
+        reason: int,
+        filled_lots: int,
+        canceled_lots: int,
+        released_asset: Asset,
+        released_amount: int,
+    ) -> None:
+        self.order_id = order_id
+        self.client_order_id = client_order_id
+        self.account_id = account_id
+        self.reason = reason  # codes.CANCEL_*
+        self.filled_lots = filled_lots
+        self.canceled_lots = canceled_lots
+        self.released_asset = released_asset  # hold -> available
+        self.released_amount = released_amount
 
 
-class OrderFilled(NamedTuple):
-    order_id: int
-    client_order_id: str
-    account_id: AccountId
-    filled_lots: int
-    released_asset: Asset
-    released_amount: int
+class OrderFilled(Record):
+    _fields: ClassVar[tuple[str, ...]] = (
+        "order_id", "client_order_id", "account_id", "filled_lots", "released_asset",
+        "released_amount",
+    )
+    __slots__ = _fields
+
+    def __init__(  # noqa: PLR0917
+        self,
+        order_id: int,
+        client_order_id: str,
+        account_id: AccountId,
+        filled_lots: int,
+        released_asset: Asset,
+        released_amount: int,
+    ) -> None:
+        self.order_id = order_id
+        self.client_order_id = client_order_id
+        self.account_id = account_id
+        self.filled_lots = filled_lots
+        self.released_asset = released_asset
+        self.released_amount = released_amount
 
 
-class TradeExecuted(NamedTuple):
+class TradeExecuted(Record):
     """Settlement per asset sums to zero (events.proto, TradeExecuted):
 
     buyer:  hold(quote) -= quote_amount + buyer_fee + buyer_refund;
@@ -69,43 +139,89 @@ class TradeExecuted(NamedTuple):
     fee account: available(quote) += buyer_fee + seller_fee
     """
 
-    trade_id: int
-    price_ticks: int
-    qty_lots: int
-    quote_amount: int
-    taker_side: int
-    maker_order_id: int
-    taker_order_id: int
-    maker_account_id: AccountId
-    taker_account_id: AccountId
-    buyer_fee: int
-    seller_fee: int
-    buyer_refund: int
-    maker_client_order_id: str
-    taker_client_order_id: str
+    _fields: ClassVar[tuple[str, ...]] = (
+        "trade_id", "price_ticks", "qty_lots", "quote_amount", "taker_side", "maker_order_id",
+        "taker_order_id", "maker_account_id", "taker_account_id", "buyer_fee", "seller_fee",
+        "buyer_refund", "maker_client_order_id", "taker_client_order_id",
+    )
+    __slots__ = _fields
+
+    def __init__(  # noqa: PLR0917
+        self,
+        trade_id: int,
+        price_ticks: int,
+        qty_lots: int,
+        quote_amount: int,
+        taker_side: int,
+        maker_order_id: int,
+        taker_order_id: int,
+        maker_account_id: AccountId,
+        taker_account_id: AccountId,
+        buyer_fee: int,
+        seller_fee: int,
+        buyer_refund: int,
+        maker_client_order_id: str,
+        taker_client_order_id: str,
+    ) -> None:
+        self.trade_id = trade_id
+        self.price_ticks = price_ticks
+        self.qty_lots = qty_lots
+        self.quote_amount = quote_amount
+        self.taker_side = taker_side
+        self.maker_order_id = maker_order_id
+        self.taker_order_id = taker_order_id
+        self.maker_account_id = maker_account_id
+        self.taker_account_id = taker_account_id
+        self.buyer_fee = buyer_fee
+        self.seller_fee = seller_fee
+        self.buyer_refund = buyer_refund
+        self.maker_client_order_id = maker_client_order_id
+        self.taker_client_order_id = taker_client_order_id
 
 
-class BookDelta(NamedTuple):
+class BookDelta(Record):
     """Final state of every level the command touched; bids best-first, asks best-first."""
 
-    bids: tuple[Level, ...]
-    asks: tuple[Level, ...]
+    _fields: ClassVar[tuple[str, ...]] = ("bids", "asks")
+    __slots__ = _fields
+
+    def __init__(self, bids: tuple[Level, ...], asks: tuple[Level, ...]) -> None:
+        self.bids = bids
+        self.asks = asks
 
 
-class BalanceApplied(NamedTuple):
-    adjustment_id: str
-    account_id: AccountId
-    asset: Asset
-    delta: int
-    applied: bool
-    code: int
+class BalanceApplied(Record):
+    _fields: ClassVar[tuple[str, ...]] = (
+        "adjustment_id", "account_id", "asset", "delta", "applied", "code",
+    )
+    __slots__ = _fields
+
+    def __init__(  # noqa: PLR0917
+        self,
+        adjustment_id: str,
+        account_id: AccountId,
+        asset: Asset,
+        delta: int,
+        applied: bool,
+        code: int,
+    ) -> None:
+        self.adjustment_id = adjustment_id
+        self.account_id = account_id
+        self.asset = asset
+        self.delta = delta
+        self.applied = applied
+        self.code = code
 
 
-class SymbolModeChanged(NamedTuple):
+class SymbolModeChanged(Record):
     """Domain-only (no proto message yet): the market's mode after SetSymbolMode."""
 
-    mode: int
-    previous_mode: int
+    _fields: ClassVar[tuple[str, ...]] = ("mode", "previous_mode")
+    __slots__ = _fields
+
+    def __init__(self, mode: int, previous_mode: int) -> None:
+        self.mode = mode
+        self.previous_mode = previous_mode
 
 
 Event = (

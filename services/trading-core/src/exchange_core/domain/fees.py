@@ -1,11 +1,15 @@
 """Fee and reserve arithmetic (exact integers, rounding always up to the quote unit)."""
 
-from exchange_core.domain.market import PPM
+from exchange_core.domain.market import PPM, PPM_CEIL
 
 
 def fee(quote_amount: int, rate_ppm: int) -> int:
-    """ceil(quote_amount * rate_ppm / 1e6)."""
-    return -((-quote_amount * rate_ppm) // PPM)
+    """ceil(quote_amount * rate_ppm / 1e6), for quote_amount >= 0.
+
+    Written with non-negative operands: the mypyc build multiplies small non-negative
+    ints inline and sends a negative operand to the slow (bignum) path.
+    """
+    return (quote_amount * rate_ppm + PPM_CEIL) // PPM
 
 
 def buy_unit(price_ticks: int, quote_per_tick_lot: int, max_fee_ppm: int) -> int:

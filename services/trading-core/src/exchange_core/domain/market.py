@@ -20,6 +20,7 @@ from exchange_core.domain import codes
 from exchange_core.domain.invariants import ConfigError
 
 PPM: Final = 1_000_000
+PPM_CEIL: Final = PPM - 1  # (x + PPM_CEIL) // PPM == ceil(x / PPM) for x >= 0
 BPS: Final = 10_000
 FEE_PPM_MAX: Final = 100_000  # 10 %
 FEE_ACCOUNT: Final = AccountId("fees")
@@ -147,11 +148,11 @@ class MarketGrid:
         shift = self.quote_scale - self.price_scale - self.qty_scale
         if shift < 0:
             raise ConfigError(f"{spec.symbol}: quote scale too small for tick x lot")
-        self.quote_per_tick_lot = self.tick_units * self.lot_units * 10**shift
+        self.quote_per_tick_lot: int = self.tick_units * self.lot_units * 10**shift
         base_shift = self.base_scale - self.qty_scale
         if base_shift < 0:
             raise ConfigError(f"{spec.symbol}: base scale too small for lot_size")
-        self.base_per_lot = self.lot_units * 10**base_shift
+        self.base_per_lot: int = self.lot_units * 10**base_shift
         for rate in (spec.maker_fee_ppm, spec.taker_fee_ppm):
             if not 0 <= rate <= FEE_PPM_MAX:
                 raise ConfigError(f"{spec.symbol}: fee rate out of range: {rate}")

@@ -1,7 +1,5 @@
 """Runtime state of one market: its book, order indexes, sequence and trade counter."""
 
-from collections import deque
-
 from exchange_core.domain import codes
 from exchange_core.domain.account import Balance
 from exchange_core.domain.book import BookSide
@@ -16,8 +14,8 @@ class MarketState:
         "band_low",
         "band_ref",
         "bids",
-        "closed",
-        "closed_fifo",
+        "closed_next",
+        "closed_ring",
         "fee_balance",
         "grid",
         "id_prefix",
@@ -36,9 +34,13 @@ class MarketState:
         self.id_prefix = f"{grid.symbol}:"  # of public order ids (market.format_order_id)
         self.bids = BookSide(codes.BUY)
         self.asks = BookSide(codes.SELL)
-        self.orders: dict[int, Order] = {}  # open orders by number, in creation order
-        self.closed: dict[int, Order] = {}  # recently finished orders, bounded by retain
-        self.closed_fifo: deque[int] = deque()
+        # Every open order and the ``retain`` most recently closed ones, by number: one
+        # index, so closing an order costs no dict operation (eviction costs one).
+        self.orders: dict[int, Order] = {}
+        # Numbers of the closed orders still indexed, a ring: full once it holds
+        # ``retain``, and then closed_ring[closed_next] is the oldest (next to evict).
+        self.closed_ring: list[int] = []
+        self.closed_next = 0
         self.retain = retain
         self.seq = 0
         self.mode = grid.spec.mode
@@ -57,15 +59,34 @@ class MarketState:
         return self.bids if side == codes.BUY else self.asks
 
     def remember(self, order: Order) -> None:
-        """Keep a finished order for queries; evict the oldest beyond ``retain``."""
-        if self.retain <= 0:
+        """An indexed order has just closed: keep it for queries, evicting the oldest
+        closed one beyond ``retain`` (the order stays in ``orders`` until evicted)."""
+        ring = self.closed_ring
+        retain = self.retain
+        if len(ring) < retain:
+            ring.append(order.no)
             return
-        self.closed[order.no] = order
-        fifo = self.closed_fifo
-        fifo.append(order.no)
-        if len(fifo) > self.retain:
-            del self.closed[fifo.popleft()]
+        if retain <= 0:
+            del self.orders[order.no]
+            return
+        i = self.closed_next
+        del self.orders[ring[i]]
+        ring[i] = order.no
+        i += 1
+        self.closed_next = i if i < self.retain else 0
+
+    def closed_oldest_first(self) -> list[int]:
+        ring, i = self.closed_ring, self.closed_next
+        return ring[i:] + ring[:i]
 
     def find(self, order_no: int) -> Order | None:
-        order = self.orders.get(order_no)
-        return order if order is not None else self.closed.get(order_no)
+        return self.orders.get(order_no)
+
+    def open_orders(self) -> list[Order]:
+        """Open orders by number (a scan of the index: admin and check paths only)."""
+        return [o for o in self.orders.values() if o.status <= codes.STATUS_PARTIALLY_FILLED]
+
+    def closed_orders(self) -> list[Order]:
+        """Retained closed orders, oldest closed first."""
+        orders = self.orders
+        return [orders[no] for no in self.closed_oldest_first()]

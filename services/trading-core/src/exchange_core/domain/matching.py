@@ -6,6 +6,8 @@ self-trade prevention, settles every fill against the risk balances (the settlem
 identity of events.proto TradeExecuted, RISK-5) and appends the events.
 """
 
+from typing import Final
+
 from exchange_core.domain import codes
 from exchange_core.domain.account import Balance
 from exchange_core.domain.book import COMPACT_MIN_DEAD, BookSide, Level
@@ -13,19 +15,18 @@ from exchange_core.domain.events import Event, OrderCanceled, OrderFilled, Trade
 from exchange_core.domain.fees import affordable_lots
 from exchange_core.domain.invariants import violated
 from exchange_core.domain.lifecycle import CANCEL, transition
-from exchange_core.domain.market import PPM
+from exchange_core.domain.market import PPM, PPM_CEIL
 from exchange_core.domain.market_state import MarketState
 from exchange_core.domain.order import Order
 
-_BUY = codes.BUY
-_new = tuple.__new__  # NamedTuple without its Python-level __new__ (see engine.py)
-_OPEN_MAX = codes.STATUS_PARTIALLY_FILLED
-_STP_NONE = codes.STP_NONE
-_NEWEST = codes.STP_CANCEL_NEWEST
-_BOTH = codes.STP_CANCEL_BOTH
-_FILLED = codes.STATUS_FILLED
-_PARTIAL = codes.STATUS_PARTIALLY_FILLED
-_CANCELED = codes.STATUS_CANCELED
+_BUY: Final = codes.BUY
+_OPEN_MAX: Final = codes.STATUS_PARTIALLY_FILLED
+_STP_NONE: Final = codes.STP_NONE
+_NEWEST: Final = codes.STP_CANCEL_NEWEST
+_BOTH: Final = codes.STP_CANCEL_BOTH
+_FILLED: Final = codes.STATUS_FILLED
+_PARTIAL: Final = codes.STATUS_PARTIALLY_FILLED
+_CANCELED: Final = codes.STATUS_CANCELED
 
 
 def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  # noqa: PLR0917
@@ -43,7 +44,6 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
     opp = m.asks if buy else m.bids
     keys = opp.keys
     levels = opp.levels
-    sign = opp.sign
     acct = taker.acct
     stp_on = stp != _STP_NONE
     seq = m.seq
@@ -53,21 +53,19 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
     b_ppm = t_ppm if buy else m_ppm
     budget_buy = buy and not taker.unit
     mk_asset = base if buy else quote  # what the makers reserved
-    orders = m.orders
-    remember = m.remember
     side = taker.side
     t_unit = taker.unit
     proceeds: Balance | None = None  # the taker's other balance, looked up at its first fill
     while keys:
-        price = keys[-1] * sign
+        price = -keys[-1] if buy else keys[-1]  # ask keys are negated prices
         if (price > cap) if buy else (price < cap):
             return False
         lvl = levels[price]
         dq = lvl.orders
         while True:
-            mk = dq[0]
+            mk = dq[lvl.head]
             if mk.status > _OPEN_MAX:
-                dq.popleft()
+                lvl.pop_front()
                 lvl.dead -= 1
                 continue
             mk_acct = mk.acct
@@ -88,8 +86,8 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
             base_amount = q * bpl
             mk_bals = mk_acct.balances
             if buy:  # taker buys: its reserve is quote, the maker's is base
-                fee_b = -((-cost * t_ppm) // PPM)
-                fee_s = -((-cost * m_ppm) // PPM)
+                fee_b = (cost * t_ppm + PPM_CEIL) // PPM  # ceil
+                fee_s = (cost * m_ppm + PPM_CEIL) // PPM
                 if t_unit:
                     release = q * t_unit
                     refund = release - cost - fee_b
@@ -111,8 +109,8 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
                     bal = mk_acct.balance(quote)
                 bal.available += cost - fee_s
             else:  # taker sells: its reserve is base, the maker's is quote
-                fee_b = -((-cost * m_ppm) // PPM)
-                fee_s = -((-cost * t_ppm) // PPM)
+                fee_b = (cost * m_ppm + PPM_CEIL) // PPM
+                fee_s = (cost * t_ppm + PPM_CEIL) // PPM
                 release = q * mk.unit  # a resting buy always has a unit (never a budget)
                 refund = release - cost - fee_b
                 if refund < 0:
@@ -135,35 +133,34 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
             taker.remaining -= q
             m.trade_no = trade_no = m.trade_no + 1
             m.last_ticks = price
-            events.append(_new(TradeExecuted, (
+            events.append(TradeExecuted(
                 trade_no, price, q, cost, side, mk.no, taker.no, mk_acct.id, acct.id,
-                fee_b, fee_s, refund, mk.cid, taker.cid)))
+                fee_b, fee_s, refund, mk.cid, taker.cid))
             # -- book and maker bookkeeping --
             if not touched or touched[-1] is not lvl:
                 touched.append(lvl)
             lvl.qty -= q
             mk.updated_seq = seq
             if mk.remaining == 0:
-                dq.popleft()
+                lvl.pop_front()
                 lvl.count -= 1
                 # The maker was open (checked above): NEW/PARTIALLY_FILLED -> FILLED is
                 # the lifecycle table's FULL_FILL row (ME-6), set without the lookup.
                 mk.status = _FILLED
                 # _finish_maker, inlined: unindex, release what it still holds.
-                del orders[mk.no]
                 del mk_acct.open[mk]
                 cid = mk.cid
                 if cid and mk_acct.cids.get(cid) is mk:
                     del mk_acct.cids[cid]
-                remember(mk)
+                m.remember(mk)
                 release = mk.hold
                 if release:
                     bal = mk_acct.balances[mk_asset]
                     bal.hold -= release
                     bal.available += release
                     mk.hold = 0
-                events.append(_new(OrderFilled, (mk.no, cid, mk_acct.id, mk.qty, mk_asset,
-                                                 release)))
+                events.append(OrderFilled(mk.no, cid, mk_acct.id, mk.qty, mk_asset,
+                                                 release))
             else:
                 mk.status = _PARTIAL  # lifecycle PARTIAL_FILL from an open state (ME-6)
             if lvl.count == 0:
@@ -177,9 +174,9 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
 
 
 # Outcomes of meeting one's own resting order under an active STP mode.
-_STOP = 0  # the taker stops here (its remainder is canceled)
-_LEVEL_DONE = 1  # the resting order was canceled and its level emptied: next level
-_SAME_LEVEL = 2  # the resting order was canceled: keep matching in this level
+_STOP: Final = 0  # the taker stops here (its remainder is canceled)
+_LEVEL_DONE: Final = 1  # the resting order was canceled and its level emptied: next level
+_SAME_LEVEL: Final = 2  # the resting order was canceled: keep matching in this level
 
 
 def _prevent_self_trade(m: MarketState, lvl: Level, mk: Order, stp: int,  # noqa: PLR0917
@@ -188,7 +185,7 @@ def _prevent_self_trade(m: MarketState, lvl: Level, mk: Order, stp: int,  # noqa
         return _STOP
     if not touched or touched[-1] is not lvl:
         touched.append(lvl)
-    lvl.orders.popleft()
+    lvl.pop_front()
     lvl.count -= 1
     lvl.qty -= mk.remaining
     _close_maker(m, mk, codes.CANCEL_SELF_TRADE_PREVENTION, m.seq, events)
@@ -200,7 +197,6 @@ def _prevent_self_trade(m: MarketState, lvl: Level, mk: Order, stp: int,  # noqa
 
 
 def _unindex(m: MarketState, order: Order) -> None:
-    del m.orders[order.no]
     acct = order.acct
     del acct.open[order]
     cid = order.cid
@@ -222,8 +218,8 @@ def _close_maker(m: MarketState, mk: Order, reason: int, seq: int,
     bal.hold -= release
     bal.available += release
     mk.hold = 0
-    events.append(_new(OrderCanceled, (mk.no, mk.cid, mk.acct.id, reason,
-                                       mk.qty - mk.remaining, mk.remaining, asset, release)))
+    events.append(OrderCanceled(mk.no, mk.cid, mk.acct.id, reason,
+                                       mk.qty - mk.remaining, mk.remaining, asset, release))
 
 
 def cancel_resting(m: MarketState, order: Order, reason: int, events: list[Event]) -> Level:
@@ -241,7 +237,6 @@ def cancel_resting(m: MarketState, order: Order, reason: int, events: list[Event
     lvl.count -= 1
     order.status = _CANCELED
     order.updated_seq = m.seq
-    del m.orders[order.no]
     acct = order.acct
     del acct.open[order]
     cid = order.cid
@@ -254,8 +249,8 @@ def cancel_resting(m: MarketState, order: Order, reason: int, events: list[Event
     bal.hold -= release
     bal.available += release
     order.hold = 0
-    events.append(_new(OrderCanceled, (order.no, cid, acct.id, reason, order.qty - remaining,
-                                       remaining, asset, release)))
+    events.append(OrderCanceled(order.no, cid, acct.id, reason, order.qty - remaining,
+                                       remaining, asset, release))
     if lvl.count == 0:
         side.drop_level(lvl)
     else:
@@ -273,14 +268,14 @@ def fillable(opp: BookSide, taker: Order, cap: int, stp: int) -> bool:
     levels = opp.levels
     acct = taker.acct
     for key in reversed(opp.keys):
-        price = key * sign
+        price = key if sign > 0 else -key
         if (price > cap) if buy else (price < cap):
             return False
         lvl = levels[price]
         if stp == _STP_NONE:
             need -= lvl.qty
         else:
-            for o in lvl.orders:
+            for o in lvl.queued():
                 if o.status > _OPEN_MAX:
                     continue
                 if o.acct is acct:

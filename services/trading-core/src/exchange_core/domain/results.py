@@ -1,10 +1,11 @@
 """What ``Engine.apply`` returns: the reply data and the events of one command."""
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from exchange_common.ids import AccountId, Symbol
 from exchange_core.domain import codes
 from exchange_core.domain.events import Event, Level, TradeExecuted
+from exchange_core.domain.record import Record
 
 
 class Batch(NamedTuple):
@@ -19,19 +20,42 @@ class Batch(NamedTuple):
     events: list[Event]
 
 
-class Result(NamedTuple):
-    code: int  # codes.OK when accepted
-    reason: str  # "" when accepted
-    symbol: Symbol  # "" for BalanceAdjust and for CancelAll of every symbol
-    seq: int  # the symbol's seq given to this command; 0 = not sequenced
-    events: list[Event]  # events of (symbol, seq), in order
-    order_id: int = 0  # PlaceOrder/CancelOrder: the order's number (0 = none)
-    client_order_id: str = ""
-    status: int = codes.STATUS_UNSPECIFIED  # the order's status after the command
-    filled_lots: int = 0
-    canceled_count: int = 0  # CancelAll
-    mode: int = 0  # SetSymbolMode: the mode now in force
-    more: tuple[Batch, ...] = ()  # CancelAll of every symbol: one batch per symbol touched
+class Result(Record):
+    """The reply data and events of one command (a Record: created on every command)."""
+
+    _fields: ClassVar[tuple[str, ...]] = (
+        "code", "reason", "symbol", "seq", "events", "order_id", "client_order_id", "status",
+        "filled_lots", "canceled_count", "mode", "more",
+    )
+    __slots__ = _fields
+
+    def __init__(  # noqa: PLR0917
+        self,
+        code: int,  # codes.OK when accepted
+        reason: str,  # "" when accepted
+        symbol: Symbol,  # "" for BalanceAdjust and for CancelAll of every symbol
+        seq: int,  # the symbol's seq given to this command; 0 = not sequenced
+        events: list[Event],  # events of (symbol, seq), in order
+        order_id: int = 0,  # PlaceOrder/CancelOrder: the order's number (0 = none)
+        client_order_id: str = "",
+        status: int = codes.STATUS_UNSPECIFIED,  # the order's status after the command
+        filled_lots: int = 0,
+        canceled_count: int = 0,  # CancelAll
+        mode: int = 0,  # SetSymbolMode: the mode now in force
+        more: tuple[Batch, ...] = (),  # CancelAll of every symbol: one batch per symbol
+    ) -> None:
+        self.code = code
+        self.reason = reason
+        self.symbol = symbol
+        self.seq = seq
+        self.events = events
+        self.order_id = order_id
+        self.client_order_id = client_order_id
+        self.status = status
+        self.filled_lots = filled_lots
+        self.canceled_count = canceled_count
+        self.mode = mode
+        self.more = more
 
     @property
     def accepted(self) -> bool:

@@ -23,7 +23,7 @@ def check_engine(engine: "Engine") -> None:
     for m in engine._markets.values():
         _check_market(m)
         g = m.grid
-        for order in m.orders.values():
+        for order in m.open_orders():
             asset = g.quote if order.side == codes.BUY else g.base
             key = (order.acct.id, asset)
             holds[key] = holds.get(key, 0) + order.hold
@@ -52,9 +52,12 @@ def _check_market(m: MarketState) -> None:
     seen: set[int] = set()
     for side in (m.bids, m.asks):
         _check_side(m, side, seen)
-    require(seen == set(m.orders), "ME-3", f"{m.symbol}: order index differs from the book")
-    require(len(m.closed) == len(m.closed_fifo) <= max(m.retain, 0), "ME-7",
-            f"{m.symbol}: closed-order ring out of bounds")
+    require(seen == {o.no for o in m.open_orders()}, "ME-3",
+            f"{m.symbol}: order index differs from the book")
+    closed = m.closed_orders()
+    require(len(closed) == len(m.orders) - len(seen) and len(closed) <= max(m.retain, 0)
+            and all(o.status > codes.STATUS_PARTIALLY_FILLED for o in closed), "ME-7",
+            f"{m.symbol}: closed-order ring out of step with the index")
 
 
 def _check_side(m: MarketState, side: BookSide, seen: set[int]) -> None:
@@ -67,7 +70,7 @@ def _check_side(m: MarketState, side: BookSide, seen: set[int]) -> None:
         live = lvl.live()
         require(bool(live) and lvl.count == len(live), "ME-2", f"{m.symbol}: level count")
         require(lvl.qty == sum(o.remaining for o in live), "ME-2", f"{m.symbol}: level qty")
-        require(lvl.dead == len(lvl.orders) - len(live), "ME-2", f"{m.symbol}: dead count")
+        require(lvl.dead == len(lvl.queued()) - len(live), "ME-2", f"{m.symbol}: dead count")
         for order in live:
             _check_order(m, order, side.side, lvl.price)
             seen.add(order.no)

@@ -59,7 +59,7 @@ def canonical_state(engine: "Engine") -> dict[str, Any]:
                      for lv in m.bids.iter_levels()],
             "asks": [[lv.price, [order_record(o) for o in lv.live()]]
                      for lv in m.asks.iter_levels()],
-            "closed": [order_record(m.closed[n]) for n in m.closed_fifo],
+            "closed": [order_record(o) for o in m.closed_orders()],
         })
     accounts = []
     for account_id in sorted(engine._accounts):
@@ -133,7 +133,9 @@ def _rebuild(state: dict[str, Any], factory: "type[Engine]") -> "Engine":
         m.seq, m.mode, m.last_ticks, m.trade_no = raw["seq"], raw["mode"], raw["last"], \
             raw["trades"]
         for rec in raw["closed"]:
-            m.remember(_order(engine, m.symbol, rec))
+            closed = _order(engine, m.symbol, rec)
+            m.orders[closed.no] = closed
+            m.remember(closed)
         resting = []
         for side_key in ("bids", "asks"):
             for _price, recs in raw[side_key]:

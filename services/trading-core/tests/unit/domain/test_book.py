@@ -54,5 +54,5 @@ def test_a_level_compacts_once_dead_entries_outnumber_live_ones() -> None:
         o.status = codes.STATUS_CANCELED
         side.compact(lvl)
     lvl = side.levels[100]
-    assert lvl.count == 10 and len(lvl.orders) - lvl.dead == 10
-    assert len(lvl.orders) < 40  # compaction ran
+    assert lvl.count == 10 and len(lvl.queued()) - lvl.dead == 10
+    assert len(lvl.queued()) < 40  # compaction ran
