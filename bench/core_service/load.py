@@ -56,37 +56,59 @@ def _order(rng: random.Random, symbol: str, accounts: list[str], seed: int,
         price=f"{rng.randint(9_950, 10_050) / 100:.2f}", quantity="0.01")
 
 
-async def _batches(channel: Any, symbol: str, accounts: list[str], *, deadline: float,
-                   window: int, batch: int, seed: int, out: dict[str, Any]) -> None:
-    """TradingCoreBatch: ``batch`` orders per message, ``window`` orders in flight."""
+def _pregenerate(symbol: str, accounts: list[str], *, batch: int, orders: int,
+                 seed: int) -> list[bytes]:
+    """Serialized SubmitBatchesRequests made before the clock starts (unique client ids):
+    the load generator shares the cores with the server, so it only sends bytes."""
     from exchange.core.v1 import trading_core_batch_pb2 as batch_pb
-    from exchange.core.v1 import trading_core_batch_pb2_grpc as batch_grpc
 
     rng = random.Random(seed)
+    out = []
+    i = 0
+    for _ in range(max(1, orders // batch)):
+        message = batch_pb.SubmitBatchesRequest()
+        add = message.commands.add
+        for _ in range(batch):
+            i += 1
+            add(request_id=i, place_order=_order(rng, symbol, accounts, seed, i))
+        out.append(message.SerializeToString())
+    return out
+
+
+async def _batches(channel: Any, payloads: list[bytes], *, deadline: float, window: int,
+                   batch: int, out: dict[str, Any]) -> None:
+    """TradingCoreBatch: ``batch`` orders per message, ``window`` orders in flight.
+
+    Requests are pre-serialized bytes and replies are parsed here (the stream carries raw
+    bytes both ways); replies come back in order, so the send times are a FIFO.
+    """
+    from collections import deque
+
+    from exchange.core.v1 import trading_core_batch_pb2 as batch_pb
+
     slots = asyncio.Semaphore(max(1, window // batch))
-    sent_at: dict[int, int] = {}
-    call = batch_grpc.TradingCoreBatchStub(channel).SubmitBatches()
+    sent_at: deque[int] = deque()
+    call = channel.stream_stream("/exchange.core.v1.TradingCoreBatch/SubmitBatches")()
+    parse = batch_pb.SubmitBatchesResponse.FromString
 
     async def writer() -> None:
-        i = 0
-        while time.monotonic() < deadline:
+        for payload in payloads:
             await slots.acquire()
-            commands = []
-            for _ in range(batch):
-                i += 1
-                commands.append(pb.SubmitStreamRequest(
-                    request_id=i, place_order=_order(rng, symbol, accounts, seed, i)))
-            sent_at[i] = time.perf_counter_ns()
-            await call.write(batch_pb.SubmitBatchesRequest(commands=commands))
+            if time.monotonic() >= deadline:
+                break
+            sent_at.append(time.perf_counter_ns())
+            await call.write(payload)
+        else:
+            out["exhausted"] = True
         await call.done_writing()
 
     task = asyncio.get_running_loop().create_task(writer())
     latencies, codes = out["latencies_us"], out["codes"]
-    async for reply in call:
-        started = sent_at.pop(reply.replies[-1].request_id)
-        latency = (time.perf_counter_ns() - started) // 1000
+    async for raw in call:
+        latency = (time.perf_counter_ns() - sent_at.popleft()) // 1000
+        reply = parse(raw)
+        latencies.extend([latency] * len(reply.replies))
         for item in reply.replies:
-            latencies.append(latency)
             code = item.place_order.code
             codes[code] = codes.get(code, 0) + 1
         slots.release()
@@ -94,25 +116,35 @@ async def _batches(channel: Any, symbol: str, accounts: list[str], *, deadline: 
 
 
 async def _run(port: int, symbol: str, accounts: list[str], *, seconds: float, window: int,
-               seed: int, streams: int, batch: int) -> dict[str, Any]:
+               seed: int, streams: int, batch: int, max_rate: int,
+               start_at: float) -> dict[str, Any]:
     out: dict[str, Any] = {"latencies_us": [], "codes": {}}
+    payloads = [_pregenerate(symbol, accounts, batch=batch,
+                             orders=int(max_rate * seconds / streams), seed=seed * 100 + s)
+                for s in range(streams)] if batch > 1 else []
+    await asyncio.sleep(max(0.0, start_at - time.time()))  # every client starts together
     deadline = time.monotonic() + seconds
+    cpu_started, out["t_start"] = time.process_time(), time.time()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = pb_grpc.TradingCoreStub(channel)
         if batch > 1:
-            await asyncio.gather(*(_batches(channel, symbol, accounts, deadline=deadline,
-                                            window=window, batch=batch, seed=seed * 100 + s,
-                                            out=out) for s in range(streams)))
+            await asyncio.gather(*(_batches(channel, payloads[s], deadline=deadline,
+                                            window=window, batch=batch, out=out)
+                                   for s in range(streams)))
         else:
             await asyncio.gather(*(_stream(stub, symbol, accounts, deadline=deadline,
                                            window=window, seed=seed * 100 + s, out=out)
                                    for s in range(streams)))
     out["acked"] = len(out["latencies_us"])
+    out["cpu_s"], out["t_end"] = time.process_time() - cpu_started, time.time()
     return out
 
 
-def run_client(job: tuple[int, str, list[str], float, int, int, int, int]) -> dict[str, Any]:
-    """(port, symbol, accounts, seconds, window, seed, streams, batch) -> results."""
-    port, symbol, accounts, seconds, window, seed, streams, batch = job
-    return asyncio.run(_run(port, symbol, accounts, seconds=seconds, window=window, seed=seed,
-                            streams=streams, batch=batch))
+def run_client(job: tuple[Any, ...]) -> dict[str, Any]:
+    """(port, symbol, accounts, seconds, window, seed, streams, batch, max_rate, start_at)
+    -> results (latencies, reply codes, CPU seconds of this client)."""
+    port, symbol, accounts, seconds, window, seed, streams, batch, max_rate, start_at = job
+    result = asyncio.run(_run(port, symbol, accounts, seconds=seconds, window=window,
+                              seed=seed, streams=streams, batch=batch, max_rate=max_rate,
+                              start_at=start_at))
+    return result

@@ -70,6 +70,12 @@ def _client(args: tuple[Any, ...]) -> dict[str, Any]:
     return result
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[int], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
@@ -84,6 +90,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=50591)
     parser.add_argument("--batch", type=int, default=1,
                         help="orders per message: 1 = SubmitStream, >1 = TradingCoreBatch")
+    parser.add_argument("--max-rate", type=int, default=30_000,
+                        help="batch mode: orders/s the pre-generated requests can sustain "
+                             "(all clients together)")
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     base, symbol = f"B{run[:6].upper()}", f"B{run[:6].upper()}-USDT"
@@ -121,13 +130,18 @@ def main() -> int:
             if time.monotonic() > deadline:
                 raise SystemExit(f"core did not come up; see {work / 'core.log'}")
             time.sleep(0.2)
-        before, started = _metrics(metrics_port), time.monotonic()
-        jobs = [(args.port, symbol, accounts, args.seconds, args.window, i, 1, args.batch)
-                for i in range(args.clients)]
+        per_client = args.max_rate * args.seconds / args.clients if args.batch > 1 else 0
+        start_at = time.time() + 2.0 + per_client * 10e-6  # after the pre-generation
+        jobs = [(args.port, symbol, accounts, args.seconds, args.window, i, 1, args.batch,
+                 args.max_rate // args.clients, start_at) for i in range(args.clients)]
         with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
-            results = pool.map(_client, jobs)
-        elapsed = time.monotonic() - started
-        after = _metrics(metrics_port)
+            pending = pool.map_async(_client, jobs)
+            time.sleep(max(0.0, start_at - time.time()))
+            before, cpu_before, load_before = _metrics(metrics_port), _cpu_s(core.pid), \
+                os.getloadavg()
+            results = pending.get()
+        after, cpu_after = _metrics(metrics_port), _cpu_s(core.pid)
+        elapsed = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
     finally:
         core.terminate()
         core.wait(60)
@@ -155,6 +169,13 @@ def main() -> int:
     print(f"fsyncs: {fsyncs:.0f} = {fsyncs / elapsed:,.0f}/s, mean {fsync_sum / fsyncs * 1e3:.2f}"
           f" ms; batching factor {commands / fsyncs:.1f} commands per fsync")
     print(f"outbox lag at end: {after.get('core_outbox_lag_commands', 0):.0f} commands")
+    client_cpu, server_cpu = sum(r["cpu_s"] for r in results), cpu_after - cpu_before
+    print(f"CPU: server {server_cpu:.2f}s = {server_cpu / acked * 1e6:.0f}"
+          f" us/order ({server_cpu / elapsed:.2f} cores); clients {client_cpu:.2f}s"
+          f" = {client_cpu / acked * 1e6:.0f} us/order; load average {load_before[0]:.2f} "
+          f"(start) {os.getloadavg()[0]:.2f} (end)")
+    if any(r.get("exhausted") for r in results):
+        print("WARNING: a client ran out of pre-generated requests: raise --max-rate")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

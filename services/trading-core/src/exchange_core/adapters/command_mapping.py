@@ -115,18 +115,21 @@ def cancel_order(
     )
 
 
-def cancel_all(engine: Engine, req: trading_core_pb2.CancelAllRequest) -> Command | Unsequenced:
+def cancel_all(
+    engine: Engine, req: trading_core_pb2.CancelAllRequest, ts_ns: int = 0
+) -> Command | Unsequenced:
     if req.symbol and engine.grid(Symbol(req.symbol)) is None:
         return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}")
     return CancelAll(
         symbol=Symbol(req.symbol),
         account_id=AccountId(req.account_id),
+        ts_ns=ts_ns,
         correlation_id=req.meta.correlation_id,
     )
 
 
 def set_symbol_mode(
-    engine: Engine, req: trading_core_pb2.SetSymbolModeRequest
+    engine: Engine, req: trading_core_pb2.SetSymbolModeRequest, ts_ns: int = 0
 ) -> Command | Unsequenced:
     if engine.grid(Symbol(req.symbol)) is None:
         return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}")
@@ -134,12 +137,14 @@ def set_symbol_mode(
                         codes.MODE_HALTED):
         return Unsequenced(codes.INVALID_MODE, f"invalid mode {req.mode}")
     return SetSymbolMode(
-        symbol=Symbol(req.symbol), mode=req.mode, correlation_id=req.meta.correlation_id
+        symbol=Symbol(req.symbol), mode=req.mode, ts_ns=ts_ns,
+        correlation_id=req.meta.correlation_id,
     )
 
 
 def balance_adjust(
-    engine: Engine, adjusted: events_pb2.BalanceAdjusted, correlation_id: str = ""
+    engine: Engine, adjusted: events_pb2.BalanceAdjusted, correlation_id: str = "",
+    ts_ns: int = 0,
 ) -> Command | Unsequenced:
     scale = engine.asset_scale(Asset(adjusted.asset))
     if scale is None:
@@ -154,5 +159,6 @@ def balance_adjust(
         account_id=AccountId(adjusted.account_id),
         asset=Asset(adjusted.asset),
         delta=delta.value,
+        ts_ns=ts_ns,
         correlation_id=correlation_id,
     )

@@ -5,15 +5,14 @@ index of the event in its batch), so a re-published event carries the same id. I
 become canonical decimal strings with the market's grid.
 """
 
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
+from collections.abc import Callable
+from typing import Any
 
-from exchange.core.v1.wal_pb2 import CommandEvents
 from exchange.v1 import events_pb2
-from exchange.v1.envelope_pb2 import EventEnvelope
 from exchange_common.envelope import EVENT_VERSION
 from exchange_common.ids import Asset, Symbol
 from exchange_common.topics import Topic
+from exchange_core.adapters.proto_wire import bytes_field, string_field, uint_field, varint
 from exchange_core.domain import (
     BalanceApplied,
     BookDelta,
@@ -43,34 +42,10 @@ _TOPIC_FIELDS = {t: b"\n" + bytes((len(t),)) + t.encode()
 
 _CACHE_MAX = 50_000
 _NS_PER_S = 1_000_000_000
-_SHORT = [bytes((n,)) for n in range(128)]
 # Length-delimited field keys ((field number << 3) | 2) of the event bodies.
 _ACCEPTED, _REJECTED, _CANCELED, _FILLED, _BALANCE_APPLIED = b"\x12", b"\x1a", b'"', b"2", b":"
 _TRADE = _DELTA = b"\x12"  # TradeEvent.trade = 2, BookEvent.delta = 2
-
-
-def _varint(value: int) -> bytes:
-    if value < 128:
-        return _SHORT[value]
-    out = bytearray()
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _uint_field(tag: bytes, value: int) -> bytes:
-    """A varint field (uint64, or a positive int64); zero is omitted, as in proto3."""
-    return tag + _varint(value) if value else b""
-
-
-def _string_field(tag: bytes, text: str) -> bytes:
-    """A length-delimited field; empty is omitted, as proto3 serialization does."""
-    if not text:
-        return b""
-    data = text.encode()
-    return tag + _varint(len(data)) + data
+_EVENT_VERSION = b"\x10" + varint(EVENT_VERSION)  # EventEnvelope.event_version = 2
 
 
 class CachedGrid:
@@ -135,106 +110,67 @@ class EventMapper:
     def command_events(
         self, result: Result, *, wal_seq: int, ts_ns: int, epoch: int, correlation_id: str = ""
     ) -> bytes:
-        """The serialized ``wal.v1.CommandEvents`` of a command, built as bytes.
+        """The serialized ``wal.v1.CommandEvents`` of a command, written as bytes.
 
         Byte-identical to building the messages (``CommandEvents(events=[OutboxEvent(
-        payload=OrderEvent(envelope=..., ...).SerializeToString())])``) and serializing,
-        because protobuf writes fields in number order: ``event_id`` is field 1 of the
-        envelope, the envelope field 1 of every event, ``events`` field 3 of
-        CommandEvents. So the envelope's shared part is serialized once per batch, each
-        body once, and nothing is copied from message to message.
+        payload=OrderEvent(envelope=..., accepted=...).SerializeToString())])``) and
+        serializing (the tests compare both), because protobuf writes fields in number
+        order and omits proto3 defaults: ``event_id`` is field 1 of the envelope, the
+        envelope field 1 of every event, ``events`` field 3 of CommandEvents. The envelope's
+        shared part is written once per batch; no message object is built.
         """
-        causation = f"{self._shard_id}:{wal_seq}"
         seconds, nanos = divmod(ts_ns, _NS_PER_S)
-        occurred_at = Timestamp(seconds=seconds, nanos=nanos)
-        parts = [_uint_field(b"\x08", wal_seq) + _uint_field(b"\x10", epoch)]
+        # EventEnvelope fields 5..8 (after symbol and seq): the same for the whole command.
+        timestamp = uint_field(b"\x08", seconds) + uint_field(b"\x10", nanos)
+        tail = (bytes_field(b"*", timestamp) + string_field(b"2", correlation_id)
+                + string_field(b":", f"{self._shard_id}:{wal_seq}") + uint_field(b"@", epoch))
+        parts = [uint_field(b"\x08", wal_seq) + uint_field(b"\x10", epoch)]
         append = parts.append
         for batch in result.batches():
             symbol = batch.symbol
-            producer = symbol or ACCOUNT_PRODUCER
-            shared = EventEnvelope(
-                event_version=EVENT_VERSION, symbol=symbol, seq=batch.seq,
-                occurred_at=occurred_at, correlation_id=correlation_id,
-                causation_id=causation, epoch=epoch,
-            ).SerializeToString()
-            id_prefix = f"{producer}:{batch.seq}:"
+            shared = (_EVENT_VERSION + string_field(b"\x1a", symbol)
+                      + uint_field(b" ", batch.seq) + tail)
+            id_prefix = f"{symbol or ACCOUNT_PRODUCER}:{batch.seq}:"
             for index, event in enumerate(batch.events):
-                mapped = self._to_proto(symbol, event)
+                mapped = self._body(symbol, event)
                 if mapped is None:
                     continue
                 topic, key, tag, body = mapped
                 event_id = (id_prefix + str(index)).encode()
-                envelope = b"\n" + _varint(len(event_id)) + event_id + shared
-                body_bytes = body.SerializeToString()
-                payload = (b"\n" + _varint(len(envelope)) + envelope
-                           + tag + _varint(len(body_bytes)) + body_bytes)
-                outbox = (_TOPIC_FIELDS[topic] + _string_field(b"\x12", key)
-                          + b"\x1a" + _varint(len(event_id)) + event_id
-                          + b'"' + _varint(len(payload)) + payload)
-                append(b"\x1a" + _varint(len(outbox)) + outbox)
-        if ts_ns > 0:
-            append(_uint_field(b" ", ts_ns))
-        elif ts_ns < 0:  # int64: negative values take ten bytes; let protobuf write them
-            append(CommandEvents(ts_ns=ts_ns).SerializeToString())
+                id_field = b"\n" + varint(len(event_id)) + event_id
+                envelope = id_field + shared
+                payload = (b"\n" + varint(len(envelope)) + envelope
+                           + tag + varint(len(body)) + body)
+                outbox = (_TOPIC_FIELDS[topic] + string_field(b"\x12", key)
+                          + b"\x1a" + id_field[1:] + b'"' + varint(len(payload)) + payload)
+                append(b"\x1a" + varint(len(outbox)) + outbox)
+        append(uint_field(b" ", ts_ns))  # CommandEvents.ts_ns = 4 (int64)
         return b"".join(parts)
 
-    def _to_proto(self, symbol: str, event: Event) -> tuple[str, str, bytes, Message] | None:
-        """Topic, key, body field tag and body of the event message (no envelope: the
-        envelope and the body's field header are written as bytes around it)."""
-        if isinstance(event, BalanceApplied):
-            return ORDER_TOPIC, event.account_id, *self._balance(event)
+    def _body(self, symbol: str, event: Event) -> tuple[str, str, bytes, bytes] | None:
+        """Topic, key, body field tag and serialized body of the event message (the
+        envelope and the body's field header are written around it)."""
+        if type(event) is BalanceApplied:
+            return ORDER_TOPIC, event.account_id, _BALANCE_APPLIED, self._balance_bytes(event)
         grid = self.grid(symbol)
-        if isinstance(event, TradeExecuted):
-            return TRADE_TOPIC, symbol, _TRADE, self.trade(grid, event)
-        if isinstance(event, BookDelta):
-            return BOOK_TOPIC, symbol, _DELTA, events_pb2.BookDelta(
-                bids=_levels(grid, event.bids), asks=_levels(grid, event.asks))
-        order_event = self._order_event(grid, event)
-        return None if order_event is None else (ORDER_TOPIC, symbol, *order_event)
+        if type(event) is TradeExecuted:
+            return TRADE_TOPIC, symbol, _TRADE, _trade_bytes(grid, event)
+        if type(event) is BookDelta:
+            return BOOK_TOPIC, symbol, _DELTA, _delta_bytes(grid, event)
+        encode = _ORDER_BODIES.get(type(event))
+        if encode is None:
+            return None  # SymbolModeChanged: domain-only, no contract message yet
+        tag, body = encode(grid, event)
+        return ORDER_TOPIC, symbol, tag, body
 
-    def _order_event(self, grid: CachedGrid, event: Event) -> tuple[bytes, Message] | None:
-        symbol = grid.symbol
-        if isinstance(event, OrderAccepted):
-            return _ACCEPTED, events_pb2.OrderAccepted(
-                order_id=format_order_id(symbol, event.order_id),
-                client_order_id=event.client_order_id, account_id=event.account_id,
-                side=event.side, order_type=event.order_type,  # type: ignore[arg-type]
-                time_in_force=event.time_in_force,  # type: ignore[arg-type]
-                price=grid.format_price(event.price_ticks) if event.price_ticks else "",
-                quantity=grid.format_quantity(event.qty_lots),
-                quote_budget=grid.format_amount(grid.quote, event.quote_budget)
-                if event.quote_budget else "",
-                post_only=event.post_only, self_trade_prevention=event.stp,  # type: ignore[arg-type]
-                reserved_asset=event.reserved_asset,
-                reserved_amount=grid.format_amount(event.reserved_asset, event.reserved_amount),
-                protection_price=grid.format_price(event.protection_ticks)
-                if event.protection_ticks else "",
-            )
-        if isinstance(event, OrderRejected):
-            return _REJECTED, events_pb2.OrderRejected(
-                client_order_id=event.client_order_id, account_id=event.account_id,
-                code=event.code, reason=event.reason,  # type: ignore[arg-type]
-                order_id=format_order_id(symbol, event.order_id) if event.order_id else "",
-            )
-        if isinstance(event, OrderCanceled):
-            return _CANCELED, events_pb2.OrderCanceled(
-                order_id=format_order_id(symbol, event.order_id),
-                client_order_id=event.client_order_id, account_id=event.account_id,
-                reason=event.reason,  # type: ignore[arg-type]
-                filled_quantity=grid.format_quantity(event.filled_lots),
-                canceled_quantity=grid.format_quantity(event.canceled_lots),
-                released_asset=event.released_asset,
-                released_amount=grid.format_amount(event.released_asset, event.released_amount),
-            )
-        if isinstance(event, OrderFilled):
-            return _FILLED, events_pb2.OrderFilled(
-                order_id=format_order_id(symbol, event.order_id),
-                client_order_id=event.client_order_id, account_id=event.account_id,
-                filled_quantity=grid.format_quantity(event.filled_lots),
-                released_asset=event.released_asset,
-                released_amount=grid.format_amount(event.released_asset, event.released_amount),
-            )
-        return None  # SymbolModeChanged: domain-only, no contract message yet
+    def _balance_bytes(self, e: BalanceApplied) -> bytes:
+        scale = self._engine.asset_scale(e.asset) or 0
+        return b"".join((
+            string_field(b"\n", e.adjustment_id), string_field(b"\x12", e.account_id),
+            string_field(b"\x1a", e.asset),
+            string_field(b'"', format_asset_amount(scale, e.delta)),
+            uint_field(b"(", int(e.applied)), uint_field(b"0", e.code),
+        ))
 
     def trade(self, grid: CachedGrid, t: TradeExecuted) -> events_pb2.TradeExecuted:
         symbol, quote = grid.symbol, grid.quote
@@ -254,14 +190,6 @@ class EventMapper:
             taker_client_order_id=t.taker_client_order_id,
         )
 
-    def _balance(self, event: BalanceApplied) -> tuple[bytes, Message]:
-        scale = self._engine.asset_scale(event.asset) or 0
-        return _BALANCE_APPLIED, events_pb2.BalanceApplied(
-            adjustment_id=event.adjustment_id, account_id=event.account_id, asset=event.asset,
-            delta=format_asset_amount(scale, event.delta), applied=event.applied,
-            code=event.code,  # type: ignore[arg-type]
-        )
-
 
 def level(grid: CachedGrid, lvl: Level) -> events_pb2.PriceLevel:
     price_ticks, qty_lots, count = lvl
@@ -269,5 +197,85 @@ def level(grid: CachedGrid, lvl: Level) -> events_pb2.PriceLevel:
                                  quantity=grid.format_quantity(qty_lots), order_count=count)
 
 
-def _levels(grid: CachedGrid, levels: tuple[Level, ...]) -> list[events_pb2.PriceLevel]:
-    return [level(grid, lvl) for lvl in levels]
+def _accepted(grid: CachedGrid, e: OrderAccepted) -> tuple[bytes, bytes]:
+    return _ACCEPTED, b"".join((
+        string_field(b"\n", format_order_id(grid.symbol, e.order_id)),
+        string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
+        uint_field(b" ", e.side), uint_field(b"(", e.order_type),
+        uint_field(b"0", e.time_in_force),
+        string_field(b":", grid.format_price(e.price_ticks)) if e.price_ticks else b"",
+        string_field(b"B", grid.format_quantity(e.qty_lots)),
+        string_field(b"J", grid.format_amount(grid.quote, e.quote_budget))
+        if e.quote_budget else b"",
+        b"P\x01" if e.post_only else b"", uint_field(b"X", e.stp),
+        string_field(b"b", e.reserved_asset),
+        string_field(b"j", grid.format_amount(e.reserved_asset, e.reserved_amount)),
+        string_field(b"r", grid.format_price(e.protection_ticks))
+        if e.protection_ticks else b"",
+    ))
+
+
+def _rejected(grid: CachedGrid, e: OrderRejected) -> tuple[bytes, bytes]:
+    return _REJECTED, b"".join((
+        string_field(b"\n", e.client_order_id), string_field(b"\x12", e.account_id),
+        uint_field(b"\x18", e.code), string_field(b'"', e.reason),
+        string_field(b"*", format_order_id(grid.symbol, e.order_id)) if e.order_id else b"",
+    ))
+
+
+def _canceled(grid: CachedGrid, e: OrderCanceled) -> tuple[bytes, bytes]:
+    return _CANCELED, b"".join((
+        string_field(b"\n", format_order_id(grid.symbol, e.order_id)),
+        string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
+        uint_field(b" ", e.reason),
+        string_field(b"*", grid.format_quantity(e.filled_lots)),
+        string_field(b"2", grid.format_quantity(e.canceled_lots)),
+        string_field(b":", e.released_asset),
+        string_field(b"B", grid.format_amount(e.released_asset, e.released_amount)),
+    ))
+
+
+def _filled(grid: CachedGrid, e: OrderFilled) -> tuple[bytes, bytes]:
+    return _FILLED, b"".join((
+        string_field(b"\n", format_order_id(grid.symbol, e.order_id)),
+        string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
+        string_field(b'"', grid.format_quantity(e.filled_lots)),
+        string_field(b"*", e.released_asset),
+        string_field(b"2", grid.format_amount(e.released_asset, e.released_amount)),
+    ))
+
+
+_ORDER_BODIES: dict[type, Callable[[CachedGrid, Any], tuple[bytes, bytes]]] = {
+    OrderAccepted: _accepted, OrderRejected: _rejected, OrderCanceled: _canceled,
+    OrderFilled: _filled,
+}
+
+
+def _trade_bytes(grid: CachedGrid, t: TradeExecuted) -> bytes:
+    symbol, quote = grid.symbol, grid.quote
+    return b"".join((
+        string_field(b"\n", format_trade_id(symbol, t.trade_id)), string_field(b"\x12", grid.base),
+        string_field(b"\x1a", quote), string_field(b'"', grid.format_price(t.price_ticks)),
+        string_field(b"*", grid.format_quantity(t.qty_lots)),
+        string_field(b"2", grid.format_amount(quote, t.quote_amount)),
+        uint_field(b"8", t.taker_side),
+        string_field(b"B", format_order_id(symbol, t.maker_order_id)),
+        string_field(b"J", format_order_id(symbol, t.taker_order_id)),
+        string_field(b"R", t.maker_account_id), string_field(b"Z", t.taker_account_id),
+        string_field(b"b", grid.format_amount(quote, t.buyer_fee)),
+        string_field(b"j", grid.format_amount(quote, t.seller_fee)),
+        string_field(b"r", grid.format_amount(quote, t.buyer_refund)),
+        string_field(b"z", t.maker_client_order_id),
+        string_field(b"\x82\x01", t.taker_client_order_id),
+    ))
+
+
+def _delta_bytes(grid: CachedGrid, delta: BookDelta) -> bytes:
+    parts = []
+    for tag, levels in ((b"\n", delta.bids), (b"\x12", delta.asks)):
+        for price_ticks, qty_lots, count in levels:
+            body = (string_field(b"\n", grid.format_price(price_ticks))
+                    + string_field(b"\x12", grid.format_quantity(qty_lots))
+                    + uint_field(b"\x18", count))
+            parts.append(tag + varint(len(body)) + body)
+    return b"".join(parts)

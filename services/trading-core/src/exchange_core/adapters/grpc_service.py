@@ -17,9 +17,10 @@ import grpc
 from exchange.core.v1 import wal_pb2
 from exchange.v1 import common_pb2, trading_core_pb2, trading_core_pb2_grpc
 from exchange_core.adapters import command_mapping
+from exchange_core.adapters import reply_mapping as replies
 from exchange_core.adapters.event_mapping import EventMapper, level
 from exchange_core.app.core_node import CoreNode, NotServing
-from exchange_core.domain import OrderView, Result, format_order_id, parse_order_id
+from exchange_core.domain import OrderView, format_order_id, parse_order_id
 
 pb = trading_core_pb2
 _DEFAULT_DEPTH = 50
@@ -139,27 +140,13 @@ class TradingCoreService(trading_core_pb2_grpc.TradingCoreServicer):
         node, mapper = self.leader()
         mapped = command_mapping.place_order(node.engine, req)
         if isinstance(mapped, command_mapping.Unsequenced):
-            refused = pb.PlaceOrderResponse(
-                accepted=False, code=mapped.code, reason=mapped.reason,  # type: ignore[arg-type]
-                client_order_id=req.client_order_id, status=common_pb2.ORDER_STATUS_REJECTED)
+            refused = replies.place_refused(req, mapped.code, mapped.reason)
             return Staged(0, lambda: refused)
         if node.overloaded():
-            busy = pb.PlaceOrderResponse(
-                accepted=False, code=common_pb2.REJECT_CODE_OVERLOADED, reason="overloaded",
-                client_order_id=req.client_order_id)
+            busy = replies.place_refused(req, common_pb2.REJECT_CODE_OVERLOADED, "overloaded")
             return Staged(0, lambda: busy)
         result, seq = node.execute(wal_pb2.SequencedCommand(place_order=req), mapped)
-        return Staged(seq, lambda: self._place_reply(node, mapper, result))
-
-    def _place_reply(self, node: CoreNode, mapper: EventMapper, r: Result) -> pb.PlaceOrderResponse:
-        grid = mapper.grid(r.symbol)
-        return pb.PlaceOrderResponse(
-            accepted=r.accepted, code=r.code, reason=r.reason,  # type: ignore[arg-type]
-            order_id=format_order_id(r.symbol, r.order_id) if r.order_id else "",
-            client_order_id=r.client_order_id, status=r.status,  # type: ignore[arg-type]
-            filled_quantity=grid.format_quantity(r.filled_lots), seq=r.seq, epoch=node.epoch,
-            trades=[mapper.trade(grid, t) for t in r.trades],
-        )
+        return Staged(seq, lambda: replies.place_reply(mapper, node.epoch, result))
 
     @staticmethod
     def _sequence(node: CoreNode, mapped: Any, command: wal_pb2.SequencedCommand,
@@ -177,22 +164,16 @@ class TradingCoreService(trading_core_pb2_grpc.TradingCoreServicer):
         return self._sequence(
             node, command_mapping.cancel_order(node.engine, req),
             wal_pb2.SequencedCommand(cancel_order=req),
-            lambda m: pb.CancelOrderResponse(accepted=False, code=m.code, reason=m.reason,
-                                             order_id=req.order_id),
-            lambda r: pb.CancelOrderResponse(
-                accepted=r.accepted, code=r.code, reason=r.reason,
-                order_id=format_order_id(r.symbol, r.order_id) if r.order_id else req.order_id,
-                status=r.status, seq=r.seq, epoch=node.epoch))
+            lambda m: replies.cancel_refused(req, m.code, m.reason),
+            lambda r: replies.cancel_reply(node.epoch, req, r))
 
     def _cancel_all(self, req: pb.CancelAllRequest) -> Staged:
         node, _ = self.leader()
         return self._sequence(
             node, command_mapping.cancel_all(node.engine, req),
             wal_pb2.SequencedCommand(cancel_all=req),
-            lambda m: pb.CancelAllResponse(accepted=False, code=m.code, reason=m.reason),
-            lambda r: pb.CancelAllResponse(
-                accepted=r.accepted, code=r.code, reason=r.reason,
-                canceled_count=r.canceled_count, seq=r.seq, epoch=node.epoch))
+            lambda m: replies.cancel_all_refused(m.code, m.reason),
+            lambda r: replies.cancel_all_reply(node.epoch, r))
 
     def _set_mode(self, req: pb.SetSymbolModeRequest) -> Staged:
         node, _ = self.leader()

@@ -7,12 +7,18 @@ a restart or a delivery error it resumes from the cursor: a duplicate may go out
 with the same event_id, but no event is ever skipped. A broker outage stalls this
 thread only (in-flight is bounded); matching goes on and the lag shows in metrics.
 A leader that lost its lease stops publishing.
+
+Acknowledgements are tracked per *round*, not per message: a round is up to
+``batch_records`` WAL records produced at once; once the producer's queue is empty
+(every message delivered, or failed: failures are reported through one error callback),
+the cursor moves to the round's last seq. No Python callback or closure per message
+(with ``delivery.report.only.error`` set on the producer, librdkafka reports only
+failures), which was the outbox's largest cost.
 """
 
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +35,7 @@ class Producer(Protocol):
     def produce(self, topic: str, value: bytes, key: bytes, *, on_delivery: Any,
                 timestamp: int) -> None: ...
     def poll(self, timeout: float) -> int: ...
+    def __len__(self) -> int: ...
     def flush(self, timeout: float) -> int: ...
     def purge(self) -> None: ...
 
@@ -49,7 +56,6 @@ class Outbox:
         *,
         is_fence_valid: Callable[[], bool] = lambda: True,
         observer: OutboxObserver | None = None,
-        max_in_flight: int = 50_000,
         batch_records: int = 2_000,
         persist_every_s: float = 0.05,
     ) -> None:
@@ -59,7 +65,6 @@ class Outbox:
         self._durable_seq = durable_seq
         self._is_fence_valid = is_fence_valid
         self._observer = observer
-        self._max_in_flight = max_in_flight
         self._batch_records = batch_records
         self._persist_every_s = persist_every_s
         self._stop = threading.Event()
@@ -67,10 +72,8 @@ class Outbox:
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
         self.cursor = cursor.load()
         self._persisted = self.cursor
-        # (seq, events still unacknowledged) in seq order; bounded by max_in_flight.
-        self._pending: deque[list[int]] = deque()
-        self._in_flight = 0
-        self._acked = 0
+        # The round in flight: (last seq, events), or None; bounded by batch_records.
+        self._round: tuple[int, int] | None = None
         self._failed: str | None = None
         self._last_persist = 0.0
         self._drain_timeout_s = 5.0
@@ -96,57 +99,52 @@ class Outbox:
                 log.error("outbox: leader lease lost; publishing stopped at seq %d", self.cursor)
                 producer.purge()
                 return
-            produced = 0
-            if self._in_flight < self._max_in_flight:
-                produced = self._produce(producer, tailer.poll(self._batch_records))
-            producer.poll(0)
+            if self._round is None:
+                records = tailer.poll(self._batch_records)
+                if records:
+                    self._round = (records[-1].seq, self._produce(producer, records))
+            producer.poll(0.005 if self._round is not None else 0)
             if self._failed is not None:
                 producer, tailer = self._rewind(producer)
                 continue
-            self._advance()
-            if not produced:
+            self._advance(producer)
+            if self._round is None:
                 self._wakeup.wait(0.02)
                 self._wakeup.clear()
         self._drain(producer)
 
     def _produce(self, producer: Producer, records: list[Any]) -> int:
         count = 0
+        on_error = self._on_delivery
         for record in records:
-            entry = [record.seq, len(record.events)]
-            self._pending.append(entry)
             timestamp_ms = record.ts_ns // 1_000_000
             for event in record.events:
-                self._send(producer, event, entry, timestamp_ms)
+                self._send(producer, event, on_error, timestamp_ms)
                 count += 1
         return count
 
-    def _send(self, producer: Producer, event: Any, entry: list[int], timestamp_ms: int) -> None:
-        def on_delivery(err: Any, _msg: Any) -> None:
-            if err is not None:
-                self._failed = str(err)
-                return
-            entry[1] -= 1
-            self._in_flight -= 1
-            self._acked += 1
+    def _on_delivery(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self._failed = str(err)
 
+    @staticmethod
+    def _send(producer: Producer, event: Any, on_error: Any, timestamp_ms: int) -> None:
         while True:
             try:
                 producer.produce(event.topic, event.payload, event.key.encode(),
-                                 on_delivery=on_delivery, timestamp=timestamp_ms)
-                self._in_flight += 1
+                                 on_delivery=on_error, timestamp=timestamp_ms)
                 return
             except BufferError:
                 producer.poll(0.05)  # librdkafka's local queue is full: let acks drain
 
-    def _advance(self) -> None:
-        advanced = self.cursor
-        while self._pending and self._pending[0][1] == 0:
-            advanced = self._pending.popleft()[0]
-        if advanced != self.cursor:
-            self.cursor = advanced
+    def _advance(self, producer: Producer) -> None:
+        """The round is acknowledged once nothing is queued or in flight any more."""
+        if self._round is not None and len(producer) == 0 and self._failed is None:
+            seq, events = self._round
+            self._round = None
+            self.cursor = seq
             if self._observer is not None:
-                self._observer.published(self._acked, advanced)
-            self._acked = 0
+                self._observer.published(events, seq)
         if self._observer is not None:
             self._observer.lag(self._durable_seq() - self.cursor)
         now = time.monotonic()
@@ -163,8 +161,7 @@ class Outbox:
             self._observer.delivery_failed(reason)
         producer.purge()
         producer.flush(1.0)
-        self._pending.clear()
-        self._in_flight = 0
+        self._round = None
         self._failed = None
         self._stop.wait(0.5)
         return self._make_producer(), WalTailer(self._wal_dir, self.cursor, self._durable_seq)
@@ -172,10 +169,9 @@ class Outbox:
     def _drain(self, producer: Producer) -> None:
         """On shutdown: wait (bounded) for the acks of what is in flight, persist cursor."""
         deadline = time.monotonic() + self._drain_timeout_s
-        while self._pending and self._failed is None and time.monotonic() < deadline:
+        while self._round is not None and self._failed is None and time.monotonic() < deadline:
             producer.poll(0.05)
-            self._advance()
-        self._advance()
+            self._advance(producer)
         if self.cursor != self._persisted:
             self._cursor_file.store(self.cursor)
             self._persisted = self.cursor

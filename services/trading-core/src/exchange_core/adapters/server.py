@@ -134,7 +134,8 @@ def _start_leader(
         outbox = Outbox(
             settings.wal_dir, CursorFile(settings.outbox_cursor_path),
             lambda: Producer(producer_config(settings.kafka_bootstrap) | {
-                "linger.ms": 5, "queue.buffering.max.messages": 500_000}),
+                "linger.ms": 5, "queue.buffering.max.messages": 500_000,
+                "delivery.report.only.error": True}),
             lambda: writer.durable_seq, is_fence_valid=lease.is_valid, observer=metrics)
         outbox_ref.append(outbox)
     housekeeper = Housekeeper(

@@ -20,6 +20,7 @@ class RecordType(IntEnum):
     COMMAND = 2
     EVENTS = 3
     CHECKPOINT = 4
+    COMMAND_BATCH = 5  # a SequencedBatch: the commands of one TradingCoreBatch message
 
 
 _VALID_TYPES = frozenset(int(t) for t in RecordType)

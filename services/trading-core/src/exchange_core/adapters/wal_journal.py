@@ -6,20 +6,31 @@ same command mapping as when it was first accepted.
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from exchange.core.v1 import wal_pb2
 from exchange_core.adapters import command_mapping
 from exchange_core.adapters.event_mapping import EventMapper
+from exchange_core.adapters.proto_wire import bytes_field
 from exchange_core.adapters.wal_frame import RecordType, encode_frame
-from exchange_core.adapters.wal_reader import read_entries
+from exchange_core.adapters.wal_reader import read_records, sequenced_items
 from exchange_core.adapters.wal_writer import WalWriter
-from exchange_core.app.ports import JournalEntry
+from exchange_core.app.ports import JournalBatch, JournalEntry
 from exchange_core.app.replay import ReplayCheckpoint, ReplayCommand
 from exchange_core.domain import Command, Engine
 
 _COMMAND = RecordType.COMMAND
 _EVENTS = RecordType.EVENTS
 _CHECKPOINT = RecordType.CHECKPOINT
+_COMMAND_BATCH = RecordType.COMMAND_BATCH
+_BATCH_FIELD = b"2"  # SequencedBatch.batch: field 6, length-delimited
+
+
+class BatchSource(NamedTuple):
+    """What the journal needs of a TradingCoreBatch message to log it as one record."""
+
+    request: bytes  # the serialized SubmitBatchesRequest, as received
+    skipped: list[int]  # indices of its commands that were not sequenced, ascending
 
 
 class WalJournal:
@@ -40,34 +51,79 @@ class WalJournal:
             _EVENTS, events
         )
         if entry.state_hash is not None:
-            checkpoint = wal_pb2.Checkpoint(
-                seq=entry.seq, state_hash=bytes.fromhex(entry.state_hash), epoch=entry.epoch
-            )
-            frames += encode_frame(_CHECKPOINT, checkpoint.SerializeToString())
+            frames += _checkpoint_frame(entry.seq, entry.state_hash, entry.epoch)
         self._writer.append(entry.seq, frames)
+
+    def record_batch(self, batch: JournalBatch) -> None:
+        """One SequencedBatch frame, then each command's CommandEvents frame, then the
+        checkpoint if any: all appended together, so one group commit holds them all."""
+        source = batch.source
+        if not isinstance(source, BatchSource):
+            raise TypeError(f"batch source must be a BatchSource, got {type(source)}")
+        count = len(batch.results)
+        head = wal_pb2.SequencedBatch(
+            first_seq=batch.first_seq, ts_ns=batch.ts_ns, epoch=batch.epoch, count=count,
+            skipped=source.skipped).SerializeToString()
+        # Field 6 is the last one: appending it keeps the canonical field order.
+        frames = [encode_frame(_COMMAND_BATCH, head + bytes_field(_BATCH_FIELD, source.request))]
+        events, ts_ns, epoch = self._mapper.command_events, batch.ts_ns, batch.epoch
+        for seq, command, result in zip(
+            range(batch.first_seq, batch.first_seq + count), batch.commands, batch.results,
+            strict=True,
+        ):
+            frames.append(encode_frame(_EVENTS, events(
+                result, wal_seq=seq, ts_ns=ts_ns, epoch=epoch,
+                correlation_id=command.correlation_id)))
+        last = batch.first_seq + count - 1
+        if batch.state_hash is not None:
+            frames.append(_checkpoint_frame(last, batch.state_hash, epoch))
+        self._writer.append(last, b"".join(frames), commands=count)
+
+
+def _checkpoint_frame(seq: int, state_hash: str, epoch: int) -> bytes:
+    checkpoint = wal_pb2.Checkpoint(seq=seq, state_hash=bytes.fromhex(state_hash), epoch=epoch)
+    return encode_frame(_CHECKPOINT, checkpoint.SerializeToString())
 
 
 def to_command(engine: Engine, logged: wal_pb2.SequencedCommand) -> Command:
     """The domain command of a logged request, stamped with its logged time."""
     which = logged.WhichOneof("command")
+    if which is None:
+        raise ValueError(f"WAL seq {logged.seq}: no command in record")
+    return _mapped(engine, which, getattr(logged, which), logged.ts_ns, logged.seq)
+
+
+def batch_commands(
+    engine: Engine, logged: wal_pb2.SequencedBatch, after_seq: int
+) -> Iterator[ReplayCommand]:
+    """The sequenced commands of a logged batch with seq > ``after_seq``, mapped."""
     ts_ns = logged.ts_ns
+    for seq, item in sequenced_items(logged):
+        if seq > after_seq:
+            which = item.WhichOneof("command")
+            if which is None:
+                raise ValueError(f"WAL seq {seq}: no command in batch item")
+            yield ReplayCommand(seq, _mapped(engine, which, getattr(item, which), ts_ns, seq))
+
+
+def _mapped(engine: Engine, which: str, request: Any, ts_ns: int, seq: int) -> Command:
     mapped: Command | command_mapping.Unsequenced
     if which == "place_order":
-        mapped = command_mapping.place_order(engine, logged.place_order, ts_ns)
+        mapped = command_mapping.place_order(engine, request, ts_ns)
     elif which == "cancel_order":
-        mapped = command_mapping.cancel_order(engine, logged.cancel_order, ts_ns)
+        mapped = command_mapping.cancel_order(engine, request, ts_ns)
     elif which == "cancel_all":
-        mapped = command_mapping.cancel_all(engine, logged.cancel_all)
+        mapped = command_mapping.cancel_all(engine, request, ts_ns)
     elif which == "set_symbol_mode":
-        mapped = command_mapping.set_symbol_mode(engine, logged.set_symbol_mode)
+        mapped = command_mapping.set_symbol_mode(engine, request, ts_ns)
     elif which == "balance":
         mapped = command_mapping.balance_adjust(
-            engine, logged.balance.adjusted, logged.balance.source_event_id)
+            engine, request.adjusted, request.source_event_id, ts_ns)
     else:
-        raise ValueError(f"WAL seq {logged.seq}: no command in record")
+        raise ValueError(f"WAL seq {seq}: unknown command {which!r}")
     if isinstance(mapped, command_mapping.Unsequenced):
-        raise ValueError(f"WAL seq {logged.seq}: logged request no longer maps: {mapped.reason}")
-    return mapped if mapped.ts_ns == ts_ns else mapped._replace(ts_ns=ts_ns)
+        raise ValueError(f"WAL seq {seq}: logged request no longer maps: {mapped.reason}")
+    return mapped
 
 
 BalancePositions = dict[int, int]
@@ -84,12 +140,15 @@ def replay_input(
     """WAL entries after ``after_seq`` as replay input; tracks balance feed positions and
     the newest epoch seen (``epochs[0]``) as it goes."""
     newest = epochs[0]
-    for entry in read_entries(wal_dir, after_seq):
+    for entry in read_records(wal_dir, after_seq):
         if isinstance(entry, wal_pb2.Checkpoint):
             yield ReplayCheckpoint(entry.seq, entry.state_hash.hex())
             continue
         if entry.epoch > newest:
             newest = epochs[0] = entry.epoch
+        if isinstance(entry, wal_pb2.SequencedBatch):
+            yield from batch_commands(engine(), entry, after_seq)
+            continue
         if entry.HasField("balance"):
             part, offset = entry.balance.source_partition, entry.balance.source_offset
             positions[part] = max(positions.get(part, 0), offset + 1)

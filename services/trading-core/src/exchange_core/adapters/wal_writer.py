@@ -26,6 +26,7 @@ from exchange_core.adapters.wal_segment import (
 )
 
 log = logging.getLogger(__name__)
+_COMMAND_TYPES = (RecordType.COMMAND, RecordType.COMMAND_BATCH)
 
 FsyncObserver = Callable[[float, int, int], None]
 """(fsync seconds, commands in the batch, bytes in the batch)."""
@@ -168,7 +169,7 @@ class WalWriter:
         if path.exists():
             # Same first seq: the previous run wrote no command into it. Start it afresh.
             scan = scan_segment(path, is_last=True)
-            if any(f.record_type == RecordType.COMMAND for f in scan.frames):
+            if any(f.record_type in _COMMAND_TYPES for f in scan.frames):
                 raise RuntimeError(f"{path} already holds commands; refusing to overwrite")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         header = header_frame(self._shard_id, first_seq, self._epoch)

@@ -3,7 +3,7 @@ down. Runs on the event loop thread (the single sequencer thread)."""
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from exchange_core.app.durability import DurabilityGate
 from exchange_core.app.sequencer import Sequencer
@@ -65,6 +65,26 @@ class CoreNode:
             self.fatal(f"journal refused the command: {exc}")
             raise NotServing(self._stop_reason or "journal failed") from exc
         return result, seq
+
+    def now_ns(self) -> int:
+        """The time to map a batch's commands with (see ``execute_batch``)."""
+        return self.sequencer.now_ns()
+
+    def execute_batch(
+        self, source: object, commands: Sequence[Command], ts_ns: int
+    ) -> tuple[int, list[Result]]:
+        """Sequence and apply a batch now (one journal record); (first seq, results). The
+        caller must not reply before ``gate.wait(first seq + len(results) - 1)``."""
+        if self._stop_reason is not None:
+            raise NotServing(self._stop_reason)
+        try:
+            return self.sequencer.execute_batch(source, commands, ts_ns)
+        except DomainError as exc:
+            self.fatal(f"engine failed: {exc!r}")
+            raise NotServing(self._stop_reason or "engine failed") from exc
+        except Exception as exc:  # WAL closed (fenced or I/O error)
+            self.fatal(f"journal refused the batch: {exc}")
+            raise NotServing(self._stop_reason or "journal failed") from exc
 
     def submit_balance(
         self, source: object, command: Command, partition: int, offset: int

@@ -1,5 +1,6 @@
 """The ports the app layer is written against; adapters implement them."""
 
+from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 from exchange_core.domain import Command, Result
@@ -23,10 +24,23 @@ class JournalEntry(NamedTuple):
     state_hash: str | None  # set every N commands: a checkpoint the replay verifies
 
 
+class JournalBatch(NamedTuple):
+    """Commands sequenced together (seqs first_seq, first_seq + 1, ...), one journal record."""
+
+    first_seq: int
+    ts_ns: int  # every command of the batch carries this time
+    epoch: int
+    source: object  # the batch as received (opaque to the app; the adapter encodes it)
+    commands: Sequence[Command]
+    results: Sequence[Result]
+    state_hash: str | None  # after the last command, when the batch crossed a checkpoint
+
+
 class Journal(Protocol):
     """The WAL: queues an entry for the next group commit (never blocks on the fsync)."""
 
     def record(self, entry: JournalEntry) -> None: ...
+    def record_batch(self, batch: JournalBatch) -> None: ...
 
 
 class SnapshotSink(Protocol):

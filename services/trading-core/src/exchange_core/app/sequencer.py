@@ -10,9 +10,9 @@ Single-threaded by contract: one thread (the event loop) calls ``execute``.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from exchange_core.app.ports import EnginePort, Journal, JournalEntry, SnapshotSink
+from exchange_core.app.ports import EnginePort, Journal, JournalBatch, JournalEntry, SnapshotSink
 from exchange_core.domain import Command, InvariantViolation, Result
 
 
@@ -91,6 +91,45 @@ class Sequencer:
         if self._snapshots is not None and self._snapshots.due(seq):
             self.snapshot_now()
         return seq, result
+
+    def now_ns(self) -> int:
+        """The time a command sequenced now carries (never before the previous one).
+
+        A batch is stamped once: map its commands with this time, then ``execute_batch``.
+        """
+        return max(self._clock_ns(), self._last_ts_ns)
+
+    def execute_batch(
+        self, source: object, commands: Sequence[Command], ts_ns: int
+    ) -> tuple[int, list[Result]]:
+        """Sequence ``commands`` (all stamped with ``ts_ns``, from ``now_ns``) as one
+        journal record: seqs first, first + 1, ... in order. Returns (first seq, results).
+
+        The checkpoint hash is taken after the last command when the batch crosses a
+        multiple of ``checkpoint_every`` (a checkpoint always names a record boundary).
+        """
+        if ts_ns < self._last_ts_ns:
+            raise InvariantViolation("SEQ-1: a batch's time precedes the previous command's")
+        for command in commands:
+            if command.ts_ns != ts_ns:
+                raise InvariantViolation("SEQ-2: a batch command is not stamped with its time")
+        first = self._next_seq
+        if not commands:
+            return first, []
+        apply = self._engine.apply
+        results = [apply(command) for command in commands]
+        last = first + len(results) - 1
+        every = self._checkpoint_every
+        crossed = last // every != (first - 1) // every
+        state_hash = self._engine.state_hash() if crossed else None
+        self._journal.record_batch(
+            JournalBatch(first, ts_ns, self._epoch, source, commands, results, state_hash)
+        )
+        self._next_seq = last + 1
+        self._last_ts_ns = ts_ns
+        if self._snapshots is not None and self._snapshots.due(last):
+            self.snapshot_now()
+        return first, results
 
     def snapshot_now(self) -> bool:
         """Serialize the engine now and hand the image to the writer (off this thread)."""

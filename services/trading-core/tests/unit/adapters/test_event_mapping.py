@@ -3,11 +3,19 @@
 from exchange.core.v1 import wal_pb2
 from exchange.v1 import common_pb2, events_pb2
 from exchange.v1 import trading_core_pb2 as pb
-from exchange_common.ids import AccountId, Asset
+from exchange_common.ids import AccountId, Asset, Symbol
 from exchange_core.adapters import command_mapping
 from exchange_core.adapters.event_mapping import EventMapper
 from exchange_core.adapters.market_config import parse_markets
-from exchange_core.domain import BalanceAdjust, Engine, Result
+from exchange_core.domain import (
+    BalanceAdjust,
+    CancelOrder,
+    Engine,
+    PlaceOrder,
+    Result,
+    codes,
+    format_order_id,
+)
 
 MARKETS = {
     "assets": [{"code": "BTC", "scale": 8}, {"code": "USDT", "scale": 6}],
@@ -77,3 +85,106 @@ def test_a_trade_event_carries_its_decimal_fields() -> None:
               if e.topic == "core.trade-events.v1"]
     assert [(t.price, t.quantity) for t in trades] == [("100", "0.5"), ("101", "0.3")]
     assert {t.maker_account_id for t in trades} == {"bob"}
+
+
+def _reference(mapper: EventMapper, result: Result, seq: int) -> bytes:
+    """The same CommandEvents built from message classes (the slow, obvious way)."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from exchange.v1.envelope_pb2 import EventEnvelope
+    from exchange_core.domain import (
+        BalanceApplied,
+        BookDelta,
+        OrderAccepted,
+        OrderCanceled,
+        OrderFilled,
+        OrderRejected,
+        TradeExecuted,
+    )
+
+    pb_e = events_pb2
+    out = wal_pb2.CommandEvents(seq=seq, epoch=7, ts_ns=TS_NS)
+    for batch in result.batches():
+        grid = mapper.grid(batch.symbol) if batch.symbol else None
+        for index, e in enumerate(batch.events):
+            envelope = EventEnvelope(
+                event_id=f"{batch.symbol or 'accounts'}:{batch.seq}:{index}", event_version=1,
+                symbol=batch.symbol, seq=batch.seq, correlation_id="corr",
+                causation_id=f"core-0:{seq}", epoch=7,
+                occurred_at=Timestamp(seconds=TS_NS // 10**9, nanos=TS_NS % 10**9))
+            fq = grid.format_quantity if grid else str
+            fa = grid.format_amount if grid else (lambda a, v: str(v))
+            symbol = batch.symbol
+
+            def oid(n: int, symbol: str = symbol) -> str:
+                return f"{symbol}:{n}"
+
+            message: events_pb2.OrderEvent | events_pb2.TradeEvent | events_pb2.BookEvent
+            topic, key = "core.order-events.v1", str(batch.symbol)
+            if isinstance(e, OrderAccepted):
+                assert grid is not None
+                message = events_pb2.OrderEvent(envelope=envelope, accepted=pb_e.OrderAccepted(
+                    order_id=oid(e.order_id), client_order_id=e.client_order_id,
+                    account_id=e.account_id, side=e.side, order_type=e.order_type,  # type: ignore[arg-type]
+                    time_in_force=e.time_in_force, price=grid.format_price(e.price_ticks),  # type: ignore[arg-type]
+                    quantity=fq(e.qty_lots), post_only=e.post_only,
+                    self_trade_prevention=e.stp, reserved_asset=e.reserved_asset,  # type: ignore[arg-type]
+                    reserved_amount=fa(e.reserved_asset, e.reserved_amount)))
+            elif isinstance(e, OrderRejected):
+                message = events_pb2.OrderEvent(envelope=envelope, rejected=pb_e.OrderRejected(
+                    client_order_id=e.client_order_id, account_id=e.account_id, code=e.code,  # type: ignore[arg-type]
+                    reason=e.reason, order_id=oid(e.order_id) if e.order_id else ""))
+            elif isinstance(e, OrderCanceled):
+                message = events_pb2.OrderEvent(envelope=envelope, canceled=pb_e.OrderCanceled(
+                    order_id=oid(e.order_id), client_order_id=e.client_order_id,
+                    account_id=e.account_id, reason=e.reason, filled_quantity=fq(e.filled_lots),  # type: ignore[arg-type]
+                    canceled_quantity=fq(e.canceled_lots), released_asset=e.released_asset,
+                    released_amount=fa(e.released_asset, e.released_amount)))
+            elif isinstance(e, OrderFilled):
+                message = events_pb2.OrderEvent(envelope=envelope, filled=events_pb2.OrderFilled(
+                    order_id=oid(e.order_id), client_order_id=e.client_order_id,
+                    account_id=e.account_id, filled_quantity=fq(e.filled_lots),
+                    released_asset=e.released_asset,
+                    released_amount=fa(e.released_asset, e.released_amount)))
+            elif isinstance(e, BalanceApplied):
+                key = e.account_id
+                scale = 6 if e.asset == "USDT" else 8
+                delta = f"{e.delta / 10**scale:.{scale}f}".rstrip("0").rstrip(".")
+                message = events_pb2.OrderEvent(
+                    envelope=envelope, balance_applied=events_pb2.BalanceApplied(
+                        adjustment_id=e.adjustment_id, account_id=e.account_id, asset=e.asset,
+                        delta=delta, applied=e.applied, code=e.code))  # type: ignore[arg-type]
+            elif isinstance(e, TradeExecuted):
+                assert grid is not None
+                topic = "core.trade-events.v1"
+                message = events_pb2.TradeEvent(envelope=envelope, trade=mapper.trade(grid, e))
+            else:
+                assert isinstance(e, BookDelta) and grid is not None
+                topic = "core.book-events.v1"
+                message = events_pb2.BookEvent(envelope=envelope, delta=events_pb2.BookDelta(
+                    bids=[events_pb2.PriceLevel(price=grid.format_price(p), quantity=fq(q),
+                                                order_count=c) for p, q, c in e.bids],
+                    asks=[events_pb2.PriceLevel(price=grid.format_price(p), quantity=fq(q),
+                                                order_count=c) for p, q, c in e.asks]))
+            out.events.add(topic=topic, key=key, event_id=message.envelope.event_id,
+                           payload=message.SerializeToString())
+    return out.SerializeToString()
+
+
+def test_command_events_bytes_equal_the_messages_built_the_obvious_way() -> None:
+    mapper = EventMapper(Engine(parse_markets(MARKETS)), "core-0")
+    results = _results()
+    engine = Engine(parse_markets(MARKETS))  # a cancel and a rejected cancel as well
+    engine.apply(BalanceAdjust("d1", AccountId("alice"), Asset("USDT"), 10**12))
+    placed = engine.apply(PlaceOrder(Symbol("BTC-USDT"), AccountId("alice"), "x", codes.BUY,
+                                     codes.LIMIT, codes.GTC, 10_000, 5_000, ts_ns=TS_NS))
+    for order_id in (format_order_id("BTC-USDT", placed.order_id), "BTC-USDT:999"):
+        results.append(engine.apply(CancelOrder(Symbol("BTC-USDT"), AccountId("alice"),
+                                                order_id, ts_ns=TS_NS)))
+    kinds: set[str] = set()
+    for seq, result in enumerate(results, start=1):
+        kinds |= {type(e).__name__ for e in result.events}
+        assert mapper.command_events(result, wal_seq=seq, ts_ns=TS_NS, epoch=7,
+                                     correlation_id="corr") == _reference(mapper, result, seq)
+    assert {"OrderAccepted", "TradeExecuted", "OrderFilled", "BookDelta",
+            "BalanceApplied", "OrderRejected", "OrderCanceled"} <= kinds

@@ -1,5 +1,7 @@
+import pytest
+
 from exchange_common.ids import AccountId, Asset, Symbol
-from exchange_core.app.ports import JournalEntry
+from exchange_core.app.ports import JournalBatch, JournalEntry
 from exchange_core.app.replay import ReplayCheckpoint, ReplayCommand, replay
 from exchange_core.app.sequencer import Sequencer, SnapshotPolicy
 from exchange_core.domain import (
@@ -7,6 +9,7 @@ from exchange_core.domain import (
     BalanceAdjust,
     Engine,
     EngineConfig,
+    InvariantViolation,
     MarketSpec,
     PlaceOrder,
     codes,
@@ -22,9 +25,13 @@ CONFIG = EngineConfig(
 class _Journal:
     def __init__(self) -> None:
         self.entries: list[JournalEntry] = []
+        self.batches: list[JournalBatch] = []
 
     def record(self, entry: JournalEntry) -> None:
         self.entries.append(entry)
+
+    def record_batch(self, batch: JournalBatch) -> None:
+        self.batches.append(batch)
 
 
 class _Sink:
@@ -86,3 +93,33 @@ def test_a_snapshot_is_offered_every_n_commands() -> None:
     for command in _commands():
         sequencer.execute(None, command)  # type: ignore[arg-type]
     assert sink.offers == [8, 16]
+
+
+def test_a_batch_takes_consecutive_seqs_in_one_record_and_matches_one_by_one() -> None:
+    commands = [c._replace(ts_ns=500) for c in _commands()]  # type: ignore[attr-defined]
+    one_by_one = Sequencer(Engine(CONFIG), _Journal(), epoch=1, next_seq=1, checkpoint_every=5,
+                           clock_ns=lambda: 500)
+    for command in commands:
+        one_by_one.execute("source", command)
+    journal = _Journal()
+    engine = Engine(CONFIG)
+    batched = Sequencer(engine, journal, epoch=1, next_seq=1, checkpoint_every=5,
+                        clock_ns=lambda: 500)
+    first, results = batched.execute_batch("batch", commands[:7], batched.now_ns())
+    second, _ = batched.execute_batch("batch", commands[7:9], batched.now_ns())
+    third, _ = batched.execute_batch("batch", commands[9:], batched.now_ns())
+    assert (first, second, third, batched.last_seq) == (1, 8, 10, len(commands))
+    assert [b.first_seq for b in journal.batches] == [1, 8, 10] and not journal.entries
+    assert len(results) == 7 and results[0].accepted
+    # A checkpoint after a batch that crossed a multiple of 5 (7, 22), none after 8-9.
+    assert [b.state_hash is not None for b in journal.batches] == [True, False, True]
+    assert journal.batches[0].state_hash != journal.batches[2].state_hash
+    assert engine.state_hash() == one_by_one._engine.state_hash()
+
+
+def test_a_batch_command_not_stamped_with_the_batch_time_is_refused() -> None:
+    sequencer = Sequencer(Engine(CONFIG), _Journal(), epoch=1, next_seq=1, checkpoint_every=5,
+                          clock_ns=lambda: 500)
+    with pytest.raises(InvariantViolation):
+        sequencer.execute_batch("batch", _commands()[:1], 500)  # type: ignore[arg-type]
+    assert sequencer.last_seq == 0

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from exchange.core.v1 import trading_core_batch_pb2 as exchange_dot_core_dot_v1_dot_trading__core__batch__pb2
 from exchange.v1 import events_pb2 as exchange_dot_v1_dot_events__pb2
 from exchange.v1 import trading_core_pb2 as exchange_dot_v1_dot_trading__core__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65xchange/core/v1/wal.proto\x12\x10\x65xchange.core.v1\x1a\x18\x65xchange/v1/events.proto\x1a\x1e\x65xchange/v1/trading_core.proto\"[\n\rSegmentHeader\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x10\n\x08shard_id\x18\x02 \x01(\t\x12\x11\n\tfirst_seq\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\"\x8a\x01\n\x0e\x42\x61lanceCommand\x12.\n\x08\x61\x64justed\x18\x01 \x01(\x0b\x32\x1c.exchange.v1.BalanceAdjusted\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x18\n\x10source_partition\x18\x03 \x01(\x05\x12\x15\n\rsource_offset\x18\x04 \x01(\x03\"\xe0\x02\n\x10SequencedCommand\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\x12\x35\n\x0bplace_order\x18\n \x01(\x0b\x32\x1e.exchange.v1.PlaceOrderRequestH\x00\x12\x37\n\x0c\x63\x61ncel_order\x18\x0b \x01(\x0b\x32\x1f.exchange.v1.CancelOrderRequestH\x00\x12\x33\n\ncancel_all\x18\x0c \x01(\x0b\x32\x1d.exchange.v1.CancelAllRequestH\x00\x12<\n\x0fset_symbol_mode\x18\r \x01(\x0b\x32!.exchange.v1.SetSymbolModeRequestH\x00\x12\x33\n\x07\x62\x61lance\x18\x0e \x01(\x0b\x32 .exchange.core.v1.BalanceCommandH\x00\x42\t\n\x07\x63ommand\"L\n\x0bOutboxEvent\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\"i\n\rCommandEvents\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12-\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x1d.exchange.core.v1.OutboxEvent\x12\r\n\x05ts_ns\x18\x04 \x01(\x03\"<\n\nCheckpoint\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x12\n\nstate_hash\x18\x02 \x01(\x0c\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\"\x87\x02\n\x0eSnapshotHeader\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x10\n\x08shard_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x12\n\nstate_hash\x18\x04 \x01(\x0c\x12\r\n\x05\x65poch\x18\x05 \x01(\x04\x12\x15\n\rcreated_ts_ns\x18\x06 \x01(\x03\x12M\n\x0f\x62\x61lance_offsets\x18\x07 \x03(\x0b\x32\x34.exchange.core.v1.SnapshotHeader.BalanceOffsetsEntry\x1a\x35\n\x13\x42\x61lanceOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x65xchange/core/v1/wal.proto\x12\x10\x65xchange.core.v1\x1a)exchange/core/v1/trading_core_batch.proto\x1a\x18\x65xchange/v1/events.proto\x1a\x1e\x65xchange/v1/trading_core.proto\"[\n\rSegmentHeader\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x10\n\x08shard_id\x18\x02 \x01(\t\x12\x11\n\tfirst_seq\x18\x03 \x01(\x04\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\"\x8a\x01\n\x0e\x42\x61lanceCommand\x12.\n\x08\x61\x64justed\x18\x01 \x01(\x0b\x32\x1c.exchange.v1.BalanceAdjusted\x12\x17\n\x0fsource_event_id\x18\x02 \x01(\t\x12\x18\n\x10source_partition\x18\x03 \x01(\x05\x12\x15\n\rsource_offset\x18\x04 \x01(\x03\"\xe0\x02\n\x10SequencedCommand\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\x12\x35\n\x0bplace_order\x18\n \x01(\x0b\x32\x1e.exchange.v1.PlaceOrderRequestH\x00\x12\x37\n\x0c\x63\x61ncel_order\x18\x0b \x01(\x0b\x32\x1f.exchange.v1.CancelOrderRequestH\x00\x12\x33\n\ncancel_all\x18\x0c \x01(\x0b\x32\x1d.exchange.v1.CancelAllRequestH\x00\x12<\n\x0fset_symbol_mode\x18\r \x01(\x0b\x32!.exchange.v1.SetSymbolModeRequestH\x00\x12\x33\n\x07\x62\x61lance\x18\x0e \x01(\x0b\x32 .exchange.core.v1.BalanceCommandH\x00\x42\t\n\x07\x63ommand\"\x98\x01\n\x0eSequencedBatch\x12\x11\n\tfirst_seq\x18\x01 \x01(\x04\x12\r\n\x05ts_ns\x18\x02 \x01(\x03\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\x12\r\n\x05\x63ount\x18\x04 \x01(\r\x12\x0f\n\x07skipped\x18\x05 \x03(\r\x12\x35\n\x05\x62\x61tch\x18\x06 \x01(\x0b\x32&.exchange.core.v1.SubmitBatchesRequest\"L\n\x0bOutboxEvent\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\"i\n\rCommandEvents\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12-\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x1d.exchange.core.v1.OutboxEvent\x12\r\n\x05ts_ns\x18\x04 \x01(\x03\"<\n\nCheckpoint\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x12\n\nstate_hash\x18\x02 \x01(\x0c\x12\r\n\x05\x65poch\x18\x03 \x01(\x04\"\x87\x02\n\x0eSnapshotHeader\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x10\n\x08shard_id\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x12\n\nstate_hash\x18\x04 \x01(\x0c\x12\r\n\x05\x65poch\x18\x05 \x01(\x04\x12\x15\n\rcreated_ts_ns\x18\x06 \x01(\x03\x12M\n\x0f\x62\x61lance_offsets\x18\x07 \x03(\x0b\x32\x34.exchange.core.v1.SnapshotHeader.BalanceOffsetsEntry\x1a\x35\n\x13\x42\x61lanceOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,20 +36,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SNAPSHOTHEADER_BALANCEOFFSETSENTRY']._loaded_options = None
   _globals['_SNAPSHOTHEADER_BALANCEOFFSETSENTRY']._serialized_options = b'8\001'
-  _globals['_SEGMENTHEADER']._serialized_start=106
-  _globals['_SEGMENTHEADER']._serialized_end=197
-  _globals['_BALANCECOMMAND']._serialized_start=200
-  _globals['_BALANCECOMMAND']._serialized_end=338
-  _globals['_SEQUENCEDCOMMAND']._serialized_start=341
-  _globals['_SEQUENCEDCOMMAND']._serialized_end=693
-  _globals['_OUTBOXEVENT']._serialized_start=695
-  _globals['_OUTBOXEVENT']._serialized_end=771
-  _globals['_COMMANDEVENTS']._serialized_start=773
-  _globals['_COMMANDEVENTS']._serialized_end=878
-  _globals['_CHECKPOINT']._serialized_start=880
-  _globals['_CHECKPOINT']._serialized_end=940
-  _globals['_SNAPSHOTHEADER']._serialized_start=943
-  _globals['_SNAPSHOTHEADER']._serialized_end=1206
-  _globals['_SNAPSHOTHEADER_BALANCEOFFSETSENTRY']._serialized_start=1153
-  _globals['_SNAPSHOTHEADER_BALANCEOFFSETSENTRY']._serialized_end=1206
+  _globals['_SEGMENTHEADER']._serialized_start=149
+  _globals['_SEGMENTHEADER']._serialized_end=240
+  _globals['_BALANCECOMMAND']._serialized_start=243
+  _globals['_BALANCECOMMAND']._serialized_end=381
+  _globals['_SEQUENCEDCOMMAND']._serialized_start=384
+  _globals['_SEQUENCEDCOMMAND']._serialized_end=736
+  _globals['_SEQUENCEDBATCH']._serialized_start=739
+  _globals['_SEQUENCEDBATCH']._serialized_end=891
+  _globals['_OUTBOXEVENT']._serialized_start=893
+  _globals['_OUTBOXEVENT']._serialized_end=969
+  _globals['_COMMANDEVENTS']._serialized_start=971
+  _globals['_COMMANDEVENTS']._serialized_end=1076
+  _globals['_CHECKPOINT']._serialized_start=1078
+  _globals['_CHECKPOINT']._serialized_end=1138
+  _globals['_SNAPSHOTHEADER']._serialized_start=1141
+  _globals['_SNAPSHOTHEADER']._serialized_end=1404
+  _globals['_SNAPSHOTHEADER_BALANCEOFFSETSENTRY']._serialized_start=1351
+  _globals['_SNAPSHOTHEADER_BALANCEOFFSETSENTRY']._serialized_end=1404
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 import builtins
 import collections.abc
+import exchange.core.v1.trading_core_batch_pb2
 import exchange.v1.events_pb2
 import exchange.v1.trading_core_pb2
 import google.protobuf.descriptor
@@ -21,8 +22,10 @@ class SegmentHeader(google.protobuf.message.Message):
     A WAL segment is a sequence of frames: u32 payload length, u32 CRC32C of (type byte +
     payload), u8 record type, payload (one of the messages below). Little-endian.
     The frame type says which message the payload is:
-      1 = SegmentHeader, 2 = SequencedCommand, 3 = CommandEvents, 4 = Checkpoint.
-    Replay reads SequencedCommand and Checkpoint frames; the outbox reads CommandEvents
+      1 = SegmentHeader, 2 = SequencedCommand, 3 = CommandEvents, 4 = Checkpoint,
+      5 = SequencedBatch (added later: readers that predate it never met one, since only
+          the TradingCoreBatch RPC writes it).
+    Replay reads SequencedCommand, SequencedBatch and Checkpoint frames; the outbox reads CommandEvents
     frames; each side skips the other's frames without parsing them.
 
     First frame of every segment file.
@@ -131,6 +134,51 @@ class SequencedCommand(google.protobuf.message.Message):
     def WhichOneof(self, oneof_group: typing.Literal["command", b"command"]) -> typing.Literal["place_order", "cancel_order", "cancel_all", "set_symbol_mode", "balance"] | None: ...
 
 global___SequencedCommand = SequencedCommand
+
+@typing.final
+class SequencedBatch(google.protobuf.message.Message):
+    """The commands of one TradingCoreBatch message, sequenced together as one record (frame
+    type 5): the batch as received, plus which of its commands were sequenced. Sequenced
+    commands take the seqs first_seq, first_seq + 1, ... in the order of the batch; the
+    others (refused before sequencing: bad input, overloaded, or no command set) are
+    listed in `skipped` and are not part of the log. Every command of the batch carries the
+    batch's time `ts_ns`. Each sequenced command still has its own CommandEvents frame.
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    FIRST_SEQ_FIELD_NUMBER: builtins.int
+    TS_NS_FIELD_NUMBER: builtins.int
+    EPOCH_FIELD_NUMBER: builtins.int
+    COUNT_FIELD_NUMBER: builtins.int
+    SKIPPED_FIELD_NUMBER: builtins.int
+    BATCH_FIELD_NUMBER: builtins.int
+    first_seq: builtins.int
+    """Seq of the first sequenced command (field 1, like SequencedCommand.seq)."""
+    ts_ns: builtins.int
+    epoch: builtins.int
+    count: builtins.int
+    """How many commands were sequenced: seqs first_seq .. first_seq + count - 1."""
+    @property
+    def skipped(self) -> google.protobuf.internal.containers.RepeatedScalarFieldContainer[builtins.int]:
+        """Indices into batch.commands of the commands that were NOT sequenced, ascending."""
+
+    @property
+    def batch(self) -> exchange.core.v1.trading_core_batch_pb2.SubmitBatchesRequest: ...
+    def __init__(
+        self,
+        *,
+        first_seq: builtins.int = ...,
+        ts_ns: builtins.int = ...,
+        epoch: builtins.int = ...,
+        count: builtins.int = ...,
+        skipped: collections.abc.Iterable[builtins.int] | None = ...,
+        batch: exchange.core.v1.trading_core_batch_pb2.SubmitBatchesRequest | None = ...,
+    ) -> None: ...
+    def HasField(self, field_name: typing.Literal["batch", b"batch"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["batch", b"batch", "count", b"count", "epoch", b"epoch", "first_seq", b"first_seq", "skipped", b"skipped", "ts_ns", b"ts_ns"]) -> None: ...
+
+global___SequencedBatch = SequencedBatch
 
 @typing.final
 class OutboxEvent(google.protobuf.message.Message):

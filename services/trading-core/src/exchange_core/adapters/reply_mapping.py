@@ -1,0 +1,55 @@
+"""Engine results and refusals -> the TradingCore reply messages (one builder per reply).
+
+Shared by the unary/stream handlers and the batch handler, so a command gets the same
+reply whichever RPC carried it.
+"""
+
+from exchange.v1 import common_pb2, trading_core_pb2
+from exchange_core.adapters.event_mapping import EventMapper
+from exchange_core.domain import Result, format_order_id
+
+pb = trading_core_pb2
+
+
+def place_refused(req: pb.PlaceOrderRequest, code: int, reason: str) -> pb.PlaceOrderResponse:
+    """Not sequenced: bad input (REJECTED), or OVERLOADED (no status: retry later)."""
+    if code == common_pb2.REJECT_CODE_OVERLOADED:
+        return pb.PlaceOrderResponse(accepted=False, code=code,  # type: ignore[arg-type]
+                                     reason=reason, client_order_id=req.client_order_id)
+    return pb.PlaceOrderResponse(
+        accepted=False, code=code, reason=reason,  # type: ignore[arg-type]
+        client_order_id=req.client_order_id, status=common_pb2.ORDER_STATUS_REJECTED)
+
+
+def place_reply(mapper: EventMapper, epoch: int, r: Result) -> pb.PlaceOrderResponse:
+    grid = mapper.grid(r.symbol)
+    trades = r.trades
+    return pb.PlaceOrderResponse(
+        accepted=r.accepted, code=r.code, reason=r.reason,  # type: ignore[arg-type]
+        order_id=format_order_id(r.symbol, r.order_id) if r.order_id else "",
+        client_order_id=r.client_order_id, status=r.status,  # type: ignore[arg-type]
+        filled_quantity=grid.format_quantity(r.filled_lots), seq=r.seq, epoch=epoch,
+        trades=[mapper.trade(grid, t) for t in trades] if trades else None,
+    )
+
+
+def cancel_refused(req: pb.CancelOrderRequest, code: int, reason: str) -> pb.CancelOrderResponse:
+    return pb.CancelOrderResponse(accepted=False, code=code,  # type: ignore[arg-type]
+                                  reason=reason, order_id=req.order_id)
+
+
+def cancel_reply(epoch: int, req: pb.CancelOrderRequest, r: Result) -> pb.CancelOrderResponse:
+    return pb.CancelOrderResponse(
+        accepted=r.accepted, code=r.code, reason=r.reason,  # type: ignore[arg-type]
+        order_id=format_order_id(r.symbol, r.order_id) if r.order_id else req.order_id,
+        status=r.status, seq=r.seq, epoch=epoch)  # type: ignore[arg-type]
+
+
+def cancel_all_refused(code: int, reason: str) -> pb.CancelAllResponse:
+    return pb.CancelAllResponse(accepted=False, code=code, reason=reason)  # type: ignore[arg-type]
+
+
+def cancel_all_reply(epoch: int, r: Result) -> pb.CancelAllResponse:
+    return pb.CancelAllResponse(
+        accepted=r.accepted, code=r.code, reason=r.reason,  # type: ignore[arg-type]
+        canceled_count=r.canceled_count, seq=r.seq, epoch=epoch)
