@@ -2,7 +2,8 @@
 # Install everything the project needs on a Debian 12 machine (as root, no Docker):
 #   apt packages (Redis, PostgreSQL, a JDK, Maven, npm) only when missing,
 #   uv (via pip) when missing, the workspace venv (.venv, uv sync --frozen),
-#   the pinned buf (npm ci in contracts/), the Kafka broker jars (infra/local/lib).
+#   the pinned buf (npm ci in contracts/), the Kafka broker jars (infra/local/lib), and
+#   the mypyc build of the trading core's hot modules (build/native-core, ADR 0003).
 # Idempotent: each step is skipped when its result is present and its inputs (hashed
 # into a stamp file beside the result) did not change. One line per step.
 set -euo pipefail
@@ -25,10 +26,11 @@ apt_packages() {
   command -v java >/dev/null || missing+=(default-jdk-headless)
   command -v mvn >/dev/null || missing+=(maven)
   command -v npm >/dev/null || missing+=(npm)
+  command -v gcc >/dev/null || missing+=(gcc)
   # uv comes from pip when missing; Debian's python3 has no pip until python3-pip.
   command -v uv >/dev/null || python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   if ((${#missing[@]} == 0)); then
-    say apt "present (redis-server, postgresql, java, maven, npm)"
+    say apt "present (redis-server, postgresql, java, maven, npm, gcc)"
     return
   fi
   [[ $(id -u) -eq 0 ]] || die "missing ${missing[*]}: run as root or install them"
@@ -120,8 +122,17 @@ kafka_jars() {
   say kafka-jars "fetched ($(ls "$lib"/*.jar | wc -l) jars in $lib)"
 }
 
+# --- 6. compiled trading core (mypyc) ---------------------------------------------------------
+native_core() {
+  local out
+  command -v cc >/dev/null || command -v gcc >/dev/null || die "a C compiler is needed (apt install gcc)"
+  out=$(.venv/bin/python scripts/build_native.py 2>&1) || die "$out"
+  say native-core "${out#build_native: }"
+}
+
 apt_packages
 uv_tool
 venv
 buf_cli
 kafka_jars
+native_core

@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from exchange_common.ids import AccountId, Asset, Symbol
+from exchange_core import compiled
 from exchange_core.domain import (
     AssetSpec,
     BalanceAdjust,
@@ -219,6 +220,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"Python {sys.version.split()[0]} ({platform.python_implementation()}), "
           f"engine module {Engine.__module__} from {sys.modules[Engine.__module__].__file__}")
+    print(f"build: {compiled.STATUS}")
     print(f"mode={args.mode} n={args.n} seed={args.seed}; load average "
           f"{os.getloadavg()[0]:.2f}; calibration: {calibration_ns():.0f} ns per tiny call")
     if args.mode == "memory":

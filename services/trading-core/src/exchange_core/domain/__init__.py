@@ -2,7 +2,15 @@
 
 No I/O, no clock, no asyncio, no environment. Time enters as ``ts_ns`` on each command.
 See services/trading-core/docs/domain-api.md for the contract of this package.
+
+The hot modules load from the mypyc build when a fresh one exists (exchange_core.compiled;
+``exchange_core.compiled.STATUS`` says which build is running).
 """
+
+from exchange_core import compiled as _compiled
+
+_compiled.activate(__path__, "domain")
+
 
 from exchange_core.domain import codes
 from exchange_core.domain.commands import (

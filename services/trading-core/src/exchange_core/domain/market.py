@@ -11,8 +11,8 @@ quote_per_tick_lot`` minor units of quote and ``qty_lots * base_per_lot`` minor 
 base; both factors are exact integers, checked when the market is built.
 """
 
-from dataclasses import dataclass
-from typing import Final, NamedTuple
+from dataclasses import dataclass, fields
+from typing import Any, Final, NamedTuple
 
 from exchange_common.ids import AccountId, Asset, Symbol
 from exchange_common.money import MoneyFormatError, format_units, parse_units
@@ -28,12 +28,21 @@ PRICE_TICKS_MAX: Final = 10**15
 QTY_LOTS_MAX: Final = 10**15
 
 
+def _field_values(spec: Any) -> tuple[Any, ...]:
+    """A frozen spec's fields in order: its pickle form (``__reduce__``). The mypyc build
+    of this module cannot restore frozen dataclasses through dataclasses' __setstate__."""
+    return tuple(getattr(spec, f.name) for f in fields(spec))
+
+
 @dataclass(frozen=True, slots=True)
 class AssetSpec:
     """An asset and its minor unit: ``scale`` decimal places (USDT 6, BTC 8)."""
 
     code: Asset
     scale: int
+
+    def __reduce__(self) -> tuple[type["AssetSpec"], tuple[Any, ...]]:
+        return type(self), _field_values(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,9 @@ class MarketSpec:
     taker_fee_ppm: int = 0
     mode: int = codes.MODE_NORMAL
 
+    def __reduce__(self) -> tuple[type["MarketSpec"], tuple[Any, ...]]:
+        return type(self), _field_values(self)
+
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
@@ -69,6 +81,9 @@ class RiskLimits:
     # Finished orders kept per market for GetOrder (oldest evicted first).
     closed_orders_retained: int = 10_000
 
+    def __reduce__(self) -> tuple[type["RiskLimits"], tuple[Any, ...]]:
+        return type(self), _field_values(self)
+
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
@@ -79,6 +94,9 @@ class EngineConfig:
     limits: RiskLimits = RiskLimits()
     # Account credited with every fee (available, quote asset).
     fee_account: AccountId = FEE_ACCOUNT
+
+    def __reduce__(self) -> tuple[type["EngineConfig"], tuple[Any, ...]]:
+        return type(self), _field_values(self)
 
 
 class Parsed(NamedTuple):
