@@ -157,25 +157,34 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def throughput(cmds: list[Any], gc_off: bool, gc_tuned: bool = False) -> tuple[
-        float, float, Engine]:
-    """(commands/s by wall clock, commands/s by this process's CPU time, engine)."""
+def throughput(cmds: list[Any], gc_off: bool, gc_tuned: bool = False,
+               hash_every: int = 0) -> tuple[float, float, Engine]:
+    """(commands/s by wall clock, commands/s by this process's CPU time, engine).
+
+    ``hash_every`` > 0: the state hash is taken after every that many commands (what the
+    service does at each checkpoint), inside the timed loop."""
     engine = funded_engine()
     apply = engine.apply
+    every = hash_every or len(cmds)
     gc.collect()
     if gc_tuned:
         tune_gc()
     if gc_off:
         gc.disable()
     c0, t0 = time.process_time(), time.perf_counter()
-    for cmd in cmds:
-        apply(cmd)
+    for start in range(0, len(cmds), every):
+        for cmd in cmds[start:start + every]:
+            apply(cmd)
+        if hash_every:
+            engine.state_hash()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     gc.enable()
     return len(cmds) / wall, len(cmds) / cpu, engine
 
 
-def latencies(cmds: list[Any], gc_off: bool, gc_tuned: bool = False) -> list[int]:
+def latencies(cmds: list[Any], gc_off: bool, gc_tuned: bool = False,
+              hash_every: int = 0) -> list[int]:
+    """Per-command latency; a checkpoint's state hash counts in its command's sample."""
     engine = funded_engine()
     apply = engine.apply
     clock = time.perf_counter_ns
@@ -185,9 +194,12 @@ def latencies(cmds: list[Any], gc_off: bool, gc_tuned: bool = False) -> list[int
         tune_gc()
     if gc_off:
         gc.disable()
+    state_hash = engine.state_hash
     for i, cmd in enumerate(cmds):
         t0 = clock()
         apply(cmd)
+        if hash_every and (i + 1) % hash_every == 0:
+            state_hash()
         samples[i] = clock() - t0
     gc.enable()
     samples.sort()
@@ -215,7 +227,10 @@ def main() -> None:
                         help="disable the cyclic GC while timing (a service would gc.freeze())")
     parser.add_argument("--gc-tune", action="store_true",
                         help="gc.freeze() + gc.set_threshold(50_000, 20, 100) before timing "
-                             "(a setting for the service to adopt; the domain never touches GC)")
+                             "(what the core service does after recovery)")
+    parser.add_argument("--hash-every", type=int, default=0,
+                        help="take the state hash every N commands, timed (the service's "
+                             "CORE_CHECKPOINT_EVERY_COMMANDS default); 0 = never")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"Python {sys.version.split()[0]} ({platform.python_implementation()}), "
@@ -236,13 +251,14 @@ def main() -> None:
         return
     cmds = mix_commands(args.n, args.seed) if args.mode == "mix" else plain_commands(
         args.n, args.seed)
-    rate, cpu_rate, engine = throughput(cmds, args.gc_off, args.gc_tune)
+    rate, cpu_rate, engine = throughput(cmds, args.gc_off, args.gc_tune, args.hash_every)
     gc_mode = "off" if args.gc_off else "tuned" if args.gc_tune else "on"
     print(f"throughput: {rate:,.0f} commands/s wall ({1e6 / rate:.2f} us/command), "
-          f"{cpu_rate:,.0f} commands/s of process CPU time; gc {gc_mode}")
+          f"{cpu_rate:,.0f} commands/s of process CPU time; gc {gc_mode}; state hash every "
+          f"{args.hash_every or 'never'}")
     print(f"end state: {describe(engine)}")
     if not args.no_latency:
-        s = latencies(cmds, args.gc_off, args.gc_tune)
+        s = latencies(cmds, args.gc_off, args.gc_tune, args.hash_every)
         print(f"latency us: p50 {pct(s, 0.5):.2f}  p99 {pct(s, 0.99):.2f}  "
               f"p99.9 {pct(s, 0.999):.2f}  max {s[-1] / 1_000:.1f}")
 

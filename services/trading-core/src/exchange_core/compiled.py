@@ -20,7 +20,7 @@ from pathlib import Path
 MODULES = (
     "domain/account", "domain/book", "domain/engine", "domain/events", "domain/fees",
     "domain/lifecycle", "domain/market", "domain/market_state", "domain/matching",
-    "domain/order", "domain/record", "domain/results", "domain/validation",
+    "domain/order", "domain/record", "domain/results", "domain/state_hash", "domain/validation",
     "adapters/proto_wire", "adapters/event_mapping",
 )
 STAMP_NAME = "SOURCES.sha256"

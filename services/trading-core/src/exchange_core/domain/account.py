@@ -1,5 +1,7 @@
 """Per-account risk state: balances per asset, open orders, rate-limit window."""
 
+import hashlib
+
 from exchange_common.ids import AccountId, Asset
 from exchange_core.domain.order import Order
 
@@ -15,10 +17,15 @@ class Balance:
 
 
 class Account:
-    __slots__ = ("balances", "cids", "id", "open", "rl_count", "rl_window")
+    __slots__ = ("balances", "cids", "dirty", "hv", "id", "id_digest", "open", "rl_count",
+                 "rl_window")
 
     def __init__(self, account_id: AccountId) -> None:
         self.id = account_id
+        # Stable digest of the id for the state hash (BLAKE2b, as state_hash.text_digest;
+        # computed here once so the domain's lower modules need not import state_hash).
+        self.id_digest = int.from_bytes(
+            hashlib.blake2b(account_id.encode(), digest_size=7).digest(), "little")
         self.balances: dict[Asset, Balance] = {}
         # Open orders in the order they started resting (dict as an ordered set).
         self.open: dict[Order, None] = {}
@@ -26,6 +33,8 @@ class Account:
         self.cids: dict[str, Order] = {}
         self.rl_window = -1
         self.rl_count = 0
+        self.hv = 0  # digest in the engine's state-hash sum (state_hash.py)
+        self.dirty = False  # waits in the dirty list
 
     def balance(self, asset: Asset) -> Balance:
         bal = self.balances.get(asset)

@@ -11,7 +11,7 @@ from bisect import insort
 from typing import Final
 
 from exchange_common.ids import AccountId, Asset, Symbol
-from exchange_core.domain import codes, state_codec
+from exchange_core.domain import codes, state_codec, state_hash
 from exchange_core.domain.account import Account, Balance
 from exchange_core.domain.book import Level
 from exchange_core.domain.commands import (
@@ -88,7 +88,14 @@ class Engine:
     __slots__ = (
         "_accounts",
         "_adjustments",
+        "_asset_digests",
+        "_config_digest",
+        "_dirty_accounts",
+        "_dirty_orders",
         "_fee_account",
+        "_hash_accounts",
+        "_hash_adjustments",
+        "_hash_orders",
         "_markets",
         "_max_open",
         "_rl_count",
@@ -122,10 +129,23 @@ class Engine:
             raise ConfigError("fee_account must not be empty")
         self._accounts: dict[AccountId, Account] = {}
         self._fee_account = self._account(config.fee_account)
+        # Incremental state hash (state_hash.py): digest sums and what changed since.
+        self._dirty_orders: list[Order] = []
+        self._dirty_accounts: list[Account] = []
+        self._hash_orders = 0
+        self._hash_accounts = 0
+        self._hash_adjustments = 0
+        self._asset_digests = {a: state_hash.text_digest(a) for a in self._scales}
+        self._config_digest = state_hash.config_digest(
+            state_codec.encode_state(state_codec.config_state(config)))
         for m in self._markets.values():
             # The Balance object stays the same for the engine's life (restore updates it
             # in place), so the hot path credits fees without a lookup.
             m.fee_balance = self._fee_account.balance(m.grid.quote)
+            m.fee_account = self._fee_account
+            m.symbol_digest = state_hash.text_digest(m.symbol)
+            m.dirty_orders = self._dirty_orders
+            m.dirty_accounts = self._dirty_accounts
         self._adjustments: set[str] = set()
         self.account_seq = 0
 
@@ -195,6 +215,7 @@ class Engine:
         acct = self._accounts.get(account_id)
         if acct is None:
             acct = self._account(account_id)
+        m.touch_account(acct)  # rate-limit count and reserve (state hash)
         rl_count = self._rl_count
         if rl_count > 0:  # Account.admit, inlined
             window = ts_ns // self._rl_window_ns
@@ -301,6 +322,7 @@ class Engine:
                                             filled, remaining, asset, release))
                 m.orders[order.no] = order
                 m.remember(order)
+        m.touch(order)
         if touched or own:
             met = tuple([(lv.price, lv.qty, lv.count) for lv in touched])
             events.append(BookDelta(own, met) if order.side == _BUY else BookDelta(met, own))
@@ -321,6 +343,7 @@ class Engine:
         acct = self._accounts.get(account_id)
         if acct is None:
             acct = self._account(account_id)
+        m.touch_account(acct)
         rl_count = self._rl_count
         if rl_count > 0:  # Account.admit, inlined
             window = ts_ns // self._rl_window_ns
@@ -362,6 +385,7 @@ class Engine:
             code, reason = check_account(cmd.account_id)
             if code == codes.OK:
                 acct = self._account(cmd.account_id)
+                self._touch_account(acct)
                 limits = self.config.limits
                 if not acct.admit(cmd.ts_ns, limits.rate_limit_window_ns,
                                   limits.rate_limit_count):
@@ -414,7 +438,10 @@ class Engine:
         code, reason = self._check_adjust(cmd)
         if code == codes.OK:
             self._adjustments.add(cmd.adjustment_id)
-            bal = self._account(cmd.account_id).balance(cmd.asset)
+            self._hash_adjustments += state_hash.adjustment_digest(cmd.adjustment_id)
+            acct = self._account(cmd.account_id)
+            self._touch_account(acct)
+            bal = acct.balance(cmd.asset)
             if bal.available + cmd.delta < 0:
                 code, reason = codes.INSUFFICIENT_FUNDS, "debit exceeds available"
             else:
@@ -507,7 +534,67 @@ class Engine:
         return state_codec.decode_engine(data, cls)
 
     def state_hash(self) -> str:
-        return state_codec.state_hash(self)
+        """Version-2 state hash (state_hash.py): "02" + 64 hex digits; cost follows the
+        entities changed since the last call (see ``hash_dirty``), not the state size."""
+        self.hash_dirty()
+        markets: list[state_hash.MarketScalars] = [
+            (m.symbol, m.seq, m.mode, m.last_ticks, m.trade_no, len(m.closed_ring))
+            for m in self._markets.values()]
+        return state_hash.combine(self._config_digest, self.account_seq, markets,
+                                  orders=self._hash_orders, accounts=self._hash_accounts,
+                                  adjustments=self._hash_adjustments)
+
+    def hash_dirty(self) -> None:
+        """Fold the orders and accounts changed since the last call into the hash sums.
+
+        ``state_hash`` calls it; a host may call it after each batch to spread the cost
+        (about one digest per changed entity) instead of paying it at a checkpoint.
+        """
+        markets = self._markets
+        total = self._hash_orders
+        for order in self._dirty_orders:
+            order.dirty = False
+            m = markets[Symbol(order.sym)]
+            new = (state_hash.order_digest(order, m.symbol_digest)
+                   if m.orders.get(order.no) is order else 0)
+            total += new - order.hv
+            order.hv = new
+        self._hash_orders = total & state_hash.MASK
+        self._dirty_orders.clear()
+        total = self._hash_accounts
+        for acct in self._dirty_accounts:
+            acct.dirty = False
+            new = state_hash.account_digest(acct, self._asset_digests)
+            total += new - acct.hv
+            acct.hv = new
+        self._hash_accounts = total & state_hash.MASK
+        self._dirty_accounts.clear()
+
+    def rehash(self) -> None:
+        """Recompute every digest from scratch (after a restore)."""
+        for m in self._markets.values():
+            for order in m.orders.values():
+                m.touch(order)
+        for acct in self._accounts.values():
+            self._touch_account(acct)
+        self._hash_adjustments = sum(state_hash.adjustment_digest(a)
+                                     for a in self._adjustments) & state_hash.MASK
+        self.hash_dirty()
+
+    def hash_matches(self, recorded: str) -> bool:
+        """Does ``recorded`` (a hash written by any version) match the current state?
+
+        Version 1 (64 hex digits, older WALs and snapshots) was SHA-256 of the canonical
+        snapshot: computed in full, O(state), only for such old records.
+        """
+        if len(recorded) == 64:
+            return state_codec.state_hash_v1(self) == recorded
+        return self.state_hash() == recorded
+
+    def _touch_account(self, acct: Account) -> None:
+        if not acct.dirty:
+            acct.dirty = True
+            self._dirty_accounts.append(acct)
 
     def check_invariants(self) -> None:
         check_engine(self)
@@ -574,6 +661,7 @@ def _rest(m: MarketState, order: Order, buy: bool) -> BookDelta:
     lvl.qty += order.remaining
     lvl.count += 1
     m.orders[order.no] = order
+    m.touch(order)
     acct = order.acct
     acct.open[order] = None
     if order.cid:

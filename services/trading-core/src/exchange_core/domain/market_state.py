@@ -1,7 +1,7 @@
 """Runtime state of one market: its book, order indexes, sequence and trade counter."""
 
 from exchange_core.domain import codes
-from exchange_core.domain.account import Balance
+from exchange_core.domain.account import Account, Balance
 from exchange_core.domain.book import BookSide
 from exchange_core.domain.market import MarketGrid
 from exchange_core.domain.order import Order
@@ -16,6 +16,9 @@ class MarketState:
         "bids",
         "closed_next",
         "closed_ring",
+        "dirty_accounts",
+        "dirty_orders",
+        "fee_account",
         "fee_balance",
         "grid",
         "id_prefix",
@@ -25,12 +28,14 @@ class MarketState:
         "retain",
         "seq",
         "symbol",
+        "symbol_digest",
         "trade_no",
     )
 
     def __init__(self, grid: MarketGrid, retain: int) -> None:
         self.grid = grid
         self.symbol = grid.symbol
+        self.symbol_digest = 0  # state_hash.text_digest(symbol), set by the engine
         self.id_prefix = f"{grid.symbol}:"  # of public order ids (market.format_order_id)
         self.bids = BookSide(codes.BUY)
         self.asks = BookSide(codes.SELL)
@@ -51,6 +56,11 @@ class MarketState:
         self.band_low = 0
         self.band_high = 0
         self.fee_balance = Balance()  # replaced by the engine with the fee account's
+        self.fee_account: Account | None = None  # set by the engine
+        # Entities changed since the engine last folded them into its state hash; the
+        # engine shares one pair of lists between all its markets.
+        self.dirty_orders: list[Order] = []
+        self.dirty_accounts: list[Account] = []
 
     def reference_ticks(self) -> int:
         return self.last_ticks or self.grid.reference_ticks
@@ -68,9 +78,10 @@ class MarketState:
             return
         if retain <= 0:
             del self.orders[order.no]
+            self.touch(order)
             return
         i = self.closed_next
-        del self.orders[ring[i]]
+        self.touch(self.orders.pop(ring[i]))  # leaves the state
         ring[i] = order.no
         i += 1
         self.closed_next = i if i < self.retain else 0
@@ -78,6 +89,17 @@ class MarketState:
     def closed_oldest_first(self) -> list[int]:
         ring, i = self.closed_ring, self.closed_next
         return ring[i:] + ring[:i]
+
+    def touch(self, order: Order) -> None:
+        """The order changed (or entered or left the index): re-digest it later."""
+        if not order.dirty:
+            order.dirty = True
+            self.dirty_orders.append(order)
+
+    def touch_account(self, acct: Account) -> None:
+        if not acct.dirty:
+            acct.dirty = True
+            self.dirty_accounts.append(acct)
 
     def find(self, order_no: int) -> Order | None:
         return self.orders.get(order_no)

@@ -56,6 +56,7 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
     side = taker.side
     t_unit = taker.unit
     proceeds: Balance | None = None  # the taker's other balance, looked up at its first fill
+    fee_acct = m.fee_account
     while keys:
         price = -keys[-1] if buy else keys[-1]  # ask keys are negated prices
         if (price > cap) if buy else (price < cap):
@@ -129,6 +130,10 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
                     proceeds = acct.balance(quote)
                 proceeds.available += cost - fee_s
             fees.available += fee_b + fee_s
+            m.touch(mk)  # the maker, its account and the fee account changed (state hash)
+            m.touch_account(mk_acct)
+            if fee_acct is not None:
+                m.touch_account(fee_acct)
             mk.remaining -= q
             taker.remaining -= q
             m.trade_no = trade_no = m.trade_no + 1
@@ -210,6 +215,8 @@ def _close_maker(m: MarketState, mk: Order, reason: int, seq: int,
     """Cancel a resting order already taken out of its level's totals."""
     mk.status = transition(mk.status, CANCEL)
     mk.updated_seq = seq
+    m.touch(mk)
+    m.touch_account(mk.acct)
     _unindex(m, mk)
     g = m.grid
     asset = g.quote if mk.side == _BUY else g.base
@@ -237,7 +244,9 @@ def cancel_resting(m: MarketState, order: Order, reason: int, events: list[Event
     lvl.count -= 1
     order.status = _CANCELED
     order.updated_seq = m.seq
+    m.touch(order)
     acct = order.acct
+    m.touch_account(acct)
     del acct.open[order]
     cid = order.cid
     if cid and acct.cids.get(cid) is order:

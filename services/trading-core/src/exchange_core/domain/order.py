@@ -30,7 +30,9 @@ class Order:
     __slots__ = (
         "acct",
         "cid",
+        "dirty",
         "hold",
+        "hv",
         "kind",
         "no",
         "price",
@@ -58,6 +60,10 @@ class Order:
         self.unit = unit
         self.status = codes.STATUS_NEW
         self.updated_seq = no
+        # Incremental state hash (state_hash.py): this order's digest in the engine's sum,
+        # and whether it waits in the dirty list to be re-digested.
+        self.hv = 0
+        self.dirty = False
 
     @property
     def is_open(self) -> bool:

@@ -87,7 +87,8 @@ def encode_engine(engine: "Engine") -> bytes:
     return encode_state(canonical_state(engine))
 
 
-def state_hash(engine: "Engine") -> str:
+def state_hash_v1(engine: "Engine") -> str:
+    """The version-1 state hash (SHA-256 of the canonical snapshot): checks old records."""
     return hashlib.sha256(encode_engine(engine)).hexdigest()
 
 
@@ -148,6 +149,7 @@ def _rebuild(state: dict[str, Any], factory: "type[Engine]") -> "Engine":
             order.acct.open[order] = None
             if order.cid:
                 order.acct.cids[order.cid] = order
+    engine.rehash()
     return engine
 
 

@@ -7,6 +7,8 @@ After every command: identical replies and events; the fast engine's invariants 
 Half-way, the fast engine is replaced by ``Engine.restore(fast.snapshot())`` (a snapshot
 must hold everything the future depends on). At the end: identical canonical state
 (same snapshot bytes), and the snapshot restores to an engine with the same bytes.
+Every 7 commands and at the end, the fast engine's incremental state hash equals the
+version-2 hash computed from scratch from the naive engine's canonical state.
 """
 
 import random
@@ -30,6 +32,8 @@ from exchange_core.domain import (
     codes,
 )
 from exchange_core.domain.naive_engine import NaiveEngine
+from exchange_core.domain.state_codec import config_state, encode_state
+from exchange_core.domain.state_hash import hash_of_state
 
 SYMBOLS = [Symbol("AAA-USD"), Symbol("BBB-USD")]
 ACCOUNTS = [AccountId(f"acc{i}") for i in range(5)]
@@ -52,6 +56,7 @@ CONFIG = EngineConfig(
                       closed_orders_retained=8),
     fee_account=AccountId("acc0"),  # the fee account also trades: self-crediting works
 )
+CONFIG_BYTES = encode_state(config_state(CONFIG))
 
 def place(rng: random.Random) -> PlaceOrder:
     otype = rng.choice([codes.LIMIT] * 12 + [codes.MARKET] * 3 + [0])
@@ -138,6 +143,10 @@ def test_fast_and_naive_engines_agree_and_invariants_hold_after_every_command(
         if isinstance(cmd, BalanceAdjust) and got.accepted:
             deposited[cmd.asset] += cmd.delta
         assert fast.totals() == deposited, "RISK-6: an asset was created or destroyed"
+        if i % 7 == 0:  # the incremental hash equals the hash computed from scratch (ME-8)
+            assert fast.state_hash() == hash_of_state(naive.canonical_state(), CONFIG_BYTES)
     snapshot = fast.snapshot()
     assert snapshot == naive.snapshot()
     assert Engine.restore(snapshot).snapshot() == snapshot
+    assert fast.state_hash() == hash_of_state(naive.canonical_state(), CONFIG_BYTES)
+    assert Engine.restore(snapshot).state_hash() == fast.state_hash()

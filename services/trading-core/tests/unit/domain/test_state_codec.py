@@ -1,5 +1,6 @@
 """Snapshots are canonical and restorable; the state hash is deterministic."""
 
+import hashlib
 import json
 
 import pytest
@@ -15,6 +16,7 @@ from exchange_core.domain import (
     codes,
 )
 from exchange_core.domain.state_codec import encode_state
+from exchange_core.domain.state_hash import hash_of_state
 
 from .conftest import BTC, base_config
 
@@ -56,6 +58,24 @@ def test_restore_gives_the_same_bytes_and_the_same_future() -> None:
                       0, 0, False, 0, 99)
     assert restored.apply(more) == engine.apply(more)
     assert restored.state_hash() == engine.state_hash()
+
+
+def test_the_state_hash_is_version_2_and_the_incremental_sums_match_a_full_recompute() -> None:
+    engine = run(stream())
+    incremental = engine.state_hash()
+    assert incremental.startswith("02") and len(incremental) == 66
+    state = json.loads(engine.snapshot())
+    assert incremental == hash_of_state(state, encode_state(state["config"]))
+    engine.rehash()  # every digest recomputed from scratch
+    assert engine.state_hash() == incremental
+
+
+def test_a_recorded_hash_of_either_version_is_checked() -> None:
+    engine = run(stream())
+    v1 = hashlib.sha256(engine.snapshot()).hexdigest()
+    assert engine.hash_matches(v1) and engine.hash_matches(engine.state_hash())
+    other = run(stream(variant=1))
+    assert not other.hash_matches(v1) and not other.hash_matches(engine.state_hash())
 
 
 def test_malformed_snapshot_bytes_raise_snapshot_error() -> None:
