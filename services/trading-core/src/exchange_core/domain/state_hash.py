@@ -8,15 +8,18 @@ The state is a multiset of entities plus a few scalars:
 - per market: symbol, seq, mode, last trade price, trade counter, retained closed count;
   the engine's account-level seq and its configuration.
 
-Each entity has a 56-bit digest: Python's ``hash`` of a tuple of integers (strings enter
-as a 56-bit BLAKE2b of their UTF-8, computed once per account, asset and symbol). Integer
-and tuple hashing do not depend on PYTHONHASHSEED; their algorithm (CPython >= 3.8, 64-bit)
-is pinned by a golden test, so an interpreter that hashed differently fails the suite
-rather than every recorded checkpoint. The hash is SHA-256 over the scalars and the three
-digest sums mod 2**56, prefixed with the version ("02"). A sum changes by ``new - old``
-when one entity changes, so the engine keeps the sums up to date by re-digesting only the
-entities a command touched (``Engine.hash_dirty``, ~0.3 us each): the cost follows the
-work done, not the size of the book.
+Each entity has a 58-bit digest: two polynomial hashes of its fields, modulo two primes
+below 2**29 (so every product stays a small machine integer in the compiled build: no
+allocation, ~0.1-0.2 us per entity). Account ids, symbols and assets enter as a 56-bit
+BLAKE2b of their UTF-8, computed once each; client order ids and adjustment ids enter
+character by character. The hash is SHA-256 over the scalars and the three digest sums
+mod 2**58, prefixed with the version ("02"). A sum changes by ``new - old`` when one
+entity changes, so the engine keeps the sums up to date by re-digesting only the
+entities changed since the last fold (``Engine.hash_dirty``): the cost follows the work
+done, not the size of the book. Golden tests pin the digests.
+
+The digests detect divergence between replicas (bugs, corruption); they are not a
+defence against someone crafting a colliding state.
 
 ``hash_of_state`` computes the same value from a canonical state (state_codec), i.e. from
 scratch: the specification the incremental sums are tested against, and what the naive
@@ -35,11 +38,15 @@ from exchange_core.domain.order import Order
 
 VERSION_PREFIX: Final = "02"
 DIGEST_BYTES: Final = 7
-MASK: Final = (1 << 56) - 1
+MASK: Final = (1 << 58) - 1
+# Two lanes: x -> (x * K + v) mod P. P < 2**29 and K < P keep x * K < 2**58.
+P1: Final = 536_870_909
+P2: Final = 536_870_879
+K1: Final = 387_420_489
+K2: Final = 282_475_249
 _ORDER: Final = 1
 _ACCOUNT: Final = 2
 _ADJUSTMENT: Final = 3
-_texts: dict[str, int] = {}  # digests of symbols and assets (few: from the config)
 
 
 def text_digest(text: str) -> int:
@@ -48,28 +55,58 @@ def text_digest(text: str) -> int:
     return int.from_bytes(raw, "little")
 
 
-def _known_text(text: str) -> int:
-    digest = _texts.get(text)
-    if digest is None:
-        digest = _texts[text] = text_digest(text)
-    return digest
+def _mix(a: int, b: int, v: int) -> tuple[int, int]:
+    return (a * K1 + v % P1) % P1, (b * K2 + v % P2) % P2
+
+
+def _mix_text(a: int, b: int, text: str) -> tuple[int, int]:
+    a, b = _mix(a, b, len(text))
+    for ch in text:
+        a, b = _mix(a, b, ord(ch))
+    return a, b
 
 
 def order_digest(order: Order, symbol_digest: int) -> int:
     """Digest of an indexed order (the fields of state_codec.order_record, and its symbol,
     given as ``text_digest(order.sym)``)."""
-    cid = order.cid
-    return hash((_ORDER, symbol_digest, order.no, order.acct.id_digest,
-                 text_digest(cid) if cid else 0, order.side, order.kind, order.price,
-                 order.qty, order.remaining, order.hold, order.unit, order.status,
-                 order.updated_seq)) & MASK
+    a, b = _mix(_ORDER, _ORDER, symbol_digest)
+    a, b = _mix(a, b, order.no)
+    a, b = _mix(a, b, order.acct.id_digest)
+    a, b = _mix_text(a, b, order.cid)
+    a, b = _mix(a, b, order.side)
+    a, b = _mix(a, b, order.kind)
+    a, b = _mix(a, b, order.price)
+    a, b = _mix(a, b, order.qty)
+    a, b = _mix(a, b, order.remaining)
+    a, b = _mix(a, b, order.hold)
+    a, b = _mix(a, b, order.unit)
+    a, b = _mix(a, b, order.status)
+    a, b = _mix(a, b, order.updated_seq)
+    return a * P2 + b
 
 
 def order_record_digest(symbol: str, record: list[Any]) -> int:
     no, account_id, cid, side, kind, price, qty, remaining, hold, unit, status, upd = record
-    return hash((_ORDER, _known_text(symbol), no, text_digest(account_id),
-                 text_digest(cid) if cid else 0, side, kind, price, qty, remaining, hold,
-                 unit, status, upd)) & MASK
+    a, b = _mix(_ORDER, _ORDER, text_digest(symbol))
+    a, b = _mix(a, b, no)
+    a, b = _mix(a, b, text_digest(account_id))
+    a, b = _mix_text(a, b, cid)
+    for v in (side, kind, price, qty, remaining, hold, unit, status, upd):
+        a, b = _mix(a, b, v)
+    return a * P2 + b
+
+
+def _account_fields(id_digest: int, balances: list[tuple[int, int, int]], rl_window: int,
+                    rl_count: int) -> int:
+    a, b = _mix(_ACCOUNT, _ACCOUNT, id_digest)
+    a, b = _mix(a, b, len(balances))
+    for asset, available, hold in balances:
+        a, b = _mix(a, b, asset)
+        a, b = _mix(a, b, available)
+        a, b = _mix(a, b, hold)
+    a, b = _mix(a, b, rl_window)
+    a, b = _mix(a, b, rl_count)
+    return a * P2 + b
 
 
 def account_record_digest(record: list[Any] | None) -> int:
@@ -77,8 +114,8 @@ def account_record_digest(record: list[Any] | None) -> int:
     if record is None:
         return 0
     account_id, balances, rl_window, rl_count = record
-    bals = tuple((_known_text(a), av, h) for a, av, h in balances)
-    return hash((_ACCOUNT, text_digest(account_id), bals, rl_window, rl_count)) & MASK
+    bals = [(text_digest(asset), av, h) for asset, av, h in balances]
+    return _account_fields(text_digest(account_id), bals, rl_window, rl_count)
 
 
 def account_digest(acct: Account, asset_digests: dict[Asset, int]) -> int:
@@ -90,13 +127,13 @@ def account_digest(acct: Account, asset_digests: dict[Asset, int]) -> int:
         return 0
     if len(bals) > 1:
         bals.sort()
-    return hash((_ACCOUNT, acct.id_digest,
-                 tuple([(asset_digests[a], av, h) for a, av, h in bals]),
-                 acct.rl_window if acct.rl_count else -1, acct.rl_count)) & MASK
+    return _account_fields(acct.id_digest, [(asset_digests[a], av, h) for a, av, h in bals],
+                           acct.rl_window if acct.rl_count else -1, acct.rl_count)
 
 
 def adjustment_digest(adjustment_id: str) -> int:
-    return hash((_ADJUSTMENT, text_digest(adjustment_id))) & MASK
+    a, b = _mix_text(_ADJUSTMENT, _ADJUSTMENT, adjustment_id)
+    return a * P2 + b
 
 
 def config_digest(config_bytes: bytes) -> str:
