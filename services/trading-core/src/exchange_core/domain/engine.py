@@ -56,6 +56,9 @@ from exchange_core.domain.validation import (
 )
 
 ADJUSTMENT_ID_MAX_LEN = 128
+# Changed orders waiting to be folded into the state hash: past this many, apply folds
+# them (~2 ms) so the list stays bounded even if nobody asks for the hash.
+DIRTY_FOLD_AT: Final = 8192
 _NO_BAND = (0, 0)
 # Codes as module constants: one dict lookup instead of two on the hot path.
 _OK: Final = codes.OK
@@ -155,9 +158,17 @@ class Engine:
         """Apply one sequenced command; never raises for a business outcome."""
         kind = type(cmd)
         if kind is _PLACE:
-            return self._place(cmd)  # type: ignore[arg-type]
-        if kind is _CANCEL:
-            return self._cancel(cmd)  # type: ignore[arg-type]
+            result = self._place(cmd)  # type: ignore[arg-type]
+        elif kind is _CANCEL:
+            result = self._cancel(cmd)  # type: ignore[arg-type]
+        else:
+            return self._apply_other(cmd)
+        if len(self._dirty_orders) > DIRTY_FOLD_AT:
+            self.hash_dirty()  # bounded memory for hosts that rarely take the hash
+        return result
+
+    def _apply_other(self, cmd: Command) -> Result:
+        kind = type(cmd)
         if kind is _CANCEL_ALL:
             return self._cancel_all(cmd)  # type: ignore[arg-type]
         if kind is _SET_MODE:

@@ -15,6 +15,7 @@ from exchange_core.domain import (
     SnapshotError,
     codes,
 )
+from exchange_core.domain.engine import DIRTY_FOLD_AT
 from exchange_core.domain.state_codec import encode_state
 from exchange_core.domain.state_hash import hash_of_state
 
@@ -68,6 +69,18 @@ def test_the_state_hash_is_version_2_and_the_incremental_sums_match_a_full_recom
     assert incremental == hash_of_state(state, encode_state(state["config"]))
     engine.rehash()  # every digest recomputed from scratch
     assert engine.state_hash() == incremental
+
+
+def test_changed_orders_are_folded_into_the_hash_before_their_list_grows_unbounded() -> None:
+    engine = Engine(base_config())
+    engine.apply(BalanceAdjust("d", AccountId("a"), Asset("USDT"), 10**12))
+    for i in range(2 * DIRTY_FOLD_AT):  # place and cancel: every order changes twice
+        engine.apply(PlaceOrder(BTC, AccountId("a"), "", codes.BUY, codes.LIMIT, codes.GTC,
+                                100, 1, 0, 0, False, 0, i))
+        engine.apply(CancelOrder(BTC, AccountId("a"), f"{BTC}:{engine.seq(BTC)}", "", i))
+        assert len(engine._dirty_orders) <= DIRTY_FOLD_AT + 1
+    state = json.loads(engine.snapshot())
+    assert engine.state_hash() == hash_of_state(state, encode_state(state["config"]))
 
 
 def test_a_recorded_hash_of_either_version_is_checked() -> None:
