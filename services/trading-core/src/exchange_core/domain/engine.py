@@ -98,7 +98,6 @@ class Engine:
         "_fee_account",
         "_hash_accounts",
         "_hash_adjustments",
-        "_hash_orders",
         "_markets",
         "_max_open",
         "_rl_count",
@@ -135,10 +134,10 @@ class Engine:
         # Incremental state hash (state_hash.py): digest sums and what changed since.
         self._dirty_orders: list[Order] = []
         self._dirty_accounts: list[Account] = []
-        self._hash_orders = 0
         self._hash_accounts = 0
         self._hash_adjustments = 0
-        self._asset_digests = {a: state_hash.text_digest(a) for a in self._scales}
+        # (asset, digest) in asset order: an account's balances are digested in it.
+        self._asset_digests = [(a, state_hash.text_digest(a)) for a in sorted(self._scales)]
         self._config_digest = state_hash.config_digest(
             state_codec.encode_state(state_codec.config_state(config)))
         for m in self._markets.values():
@@ -366,13 +365,7 @@ class Engine:
             acct.rl_count += 1
         order: Order | None
         if order_id:
-            # parse_order_id, inlined: "<symbol>:<1..18 ASCII digits>", else 0.
-            prefix = m.id_prefix
-            no = 0
-            if order_id.startswith(prefix):
-                number = order_id[len(prefix):]
-                if 0 < len(number) <= 18 and number.isascii() and number.isdigit():
-                    no = int(number)
+            no = _order_number(order_id, m.id_prefix)
             order = m.orders.get(no)  # open, or closed and still retained
             if order is None or order.acct is not acct or order.status > _OPEN_MAX:
                 named = no if order is not None and order.acct is acct else 0
@@ -549,10 +542,10 @@ class Engine:
         entities changed since the last call (see ``hash_dirty``), not the state size."""
         self.hash_dirty()
         markets: list[state_hash.MarketScalars] = [
-            (m.symbol, m.seq, m.mode, m.last_ticks, m.trade_no, len(m.closed_ring))
-            for m in self._markets.values()]
+            (m.symbol, m.seq, m.mode, m.last_ticks, m.trade_no, len(m.closed_ring),
+             m.hash_orders) for m in self._markets.values()]
         return state_hash.combine(self._config_digest, self.account_seq, markets,
-                                  orders=self._hash_orders, accounts=self._hash_accounts,
+                                  accounts=self._hash_accounts,
                                   adjustments=self._hash_adjustments)
 
     def hash_dirty(self) -> None:
@@ -562,31 +555,38 @@ class Engine:
         (about one digest per changed entity) instead of paying it at a checkpoint.
         """
         markets = self._markets
-        total = self._hash_orders
         for order in self._dirty_orders:
             order.dirty = False
+            if order.hv < 0:
+                continue  # evicted from the index since (MarketState.remember): gone
             m = markets[Symbol(order.sym)]
-            new = (state_hash.order_digest(order, m.symbol_digest)
-                   if m.orders.get(order.no) is order else 0)
-            total += new - order.hv
+            new = state_hash.order_digest(order, m.symbol_digest)
+            m.hash_orders += new - order.hv
             order.hv = new
-        self._hash_orders = total & state_hash.MASK
+        for m in markets.values():
+            m.hash_orders &= state_hash.MASK
         self._dirty_orders.clear()
         total = self._hash_accounts
+        assets = self._asset_digests
         for acct in self._dirty_accounts:
             acct.dirty = False
-            new = state_hash.account_digest(acct, self._asset_digests)
+            new = state_hash.account_digest(acct, assets)
             total += new - acct.hv
             acct.hv = new
         self._hash_accounts = total & state_hash.MASK
         self._dirty_accounts.clear()
 
     def rehash(self) -> None:
-        """Recompute every digest from scratch (after a restore)."""
+        """Recompute every digest and sum from scratch (after a restore)."""
+        self.hash_dirty()
         for m in self._markets.values():
+            m.hash_orders = 0
             for order in m.orders.values():
+                order.hv = 0
                 m.touch(order)
+        self._hash_accounts = 0
         for acct in self._accounts.values():
+            acct.hv = 0
             self._touch_account(acct)
         self._hash_adjustments = sum(state_hash.adjustment_digest(a)
                                      for a in self._adjustments) & state_hash.MASK
@@ -609,6 +609,23 @@ class Engine:
 
     def check_invariants(self) -> None:
         check_engine(self)
+
+
+def _order_number(order_id: str, prefix: str) -> int:
+    """market.parse_order_id for this market's prefix ("<symbol>:"): the number after it
+    (1..18 ASCII digits), else 0. Digit by digit: compiled, this is C arithmetic on
+    small ints, where int(str) would allocate."""
+    start = len(prefix)
+    end = len(order_id)
+    if end <= start or end - start > 18 or not order_id.startswith(prefix):
+        return 0
+    no = 0
+    for i in range(start, end):
+        digit = ord(order_id[i]) - 48
+        if digit < 0 or digit > 9:
+            return 0
+        no = no * 10 + digit
+    return no
 
 
 def view_of(order: Order) -> OrderView:

@@ -21,6 +21,7 @@ class MarketState:
         "fee_account",
         "fee_balance",
         "grid",
+        "hash_orders",
         "id_prefix",
         "last_ticks",
         "mode",
@@ -60,6 +61,7 @@ class MarketState:
         # Entities changed since the engine last folded them into its state hash; the
         # engine shares one pair of lists between all its markets.
         self.dirty_orders: list[Order] = []
+        self.hash_orders = 0  # sum of the digests of the indexed orders (state_hash.py)
         self.dirty_accounts: list[Account] = []
 
     def reference_ticks(self) -> int:
@@ -78,10 +80,13 @@ class MarketState:
             return
         if retain <= 0:
             del self.orders[order.no]
-            self.touch(order)
+            self.hash_orders -= order.hv  # leaves the state: its digest leaves the sum
+            order.hv = -1
             return
         i = self.closed_next
-        self.touch(self.orders.pop(ring[i]))  # leaves the state
+        evicted = self.orders.pop(ring[i])
+        self.hash_orders -= evicted.hv
+        evicted.hv = -1
         ring[i] = order.no
         i += 1
         self.closed_next = i if i < self.retain else 0

@@ -5,15 +5,15 @@ The state is a multiset of entities plus a few scalars:
 - every indexed order (open, or closed and still retained for queries), with its symbol;
 - every account with something to keep (non-zero balances or a rate-limit count);
 - every applied adjustment id;
-- per market: symbol, seq, mode, last trade price, trade counter, retained closed count;
-  the engine's account-level seq and its configuration.
+- per market: symbol, seq, mode, last trade price, trade counter, retained closed count
+  and the sum of its orders' digests; the engine's account-level seq and configuration.
 
 Each entity has a 58-bit digest: two polynomial hashes of its fields, modulo two primes
 below 2**29 (so every product stays a small machine integer in the compiled build: no
 allocation, ~0.1-0.2 us per entity). Account ids, symbols and assets enter as a 56-bit
 BLAKE2b of their UTF-8, computed once each; client order ids and adjustment ids enter
-character by character. The hash is SHA-256 over the scalars and the three digest sums
-mod 2**58, prefixed with the version ("02"). A sum changes by ``new - old`` when one
+character by character. The hash is SHA-256 over the scalars and the digest sums mod
+2**58, prefixed with the version ("02"). A sum changes by ``new - old`` when one
 entity changes, so the engine keeps the sums up to date by re-digesting only the
 entities changed since the last fold (``Engine.hash_dirty``): the cost follows the work
 done, not the size of the book. Golden tests pin the digests.
@@ -32,6 +32,8 @@ difference there shows at the first checkpoint after the next eviction.
 import hashlib
 from typing import Any, Final
 
+from mypy_extensions import i64
+
 from exchange_common.ids import Asset
 from exchange_core.domain.account import Account
 from exchange_core.domain.order import Order
@@ -39,14 +41,12 @@ from exchange_core.domain.order import Order
 VERSION_PREFIX: Final = "02"
 DIGEST_BYTES: Final = 7
 MASK: Final = (1 << 58) - 1
+_BIG: Final = 1 << 62
 # Two lanes: x -> (x * K + v) mod P. P < 2**29 and K < P keep x * K < 2**58.
 P1: Final = 536_870_909
 P2: Final = 536_870_879
 K1: Final = 387_420_489
 K2: Final = 282_475_249
-_ORDER: Final = 1
-_ACCOUNT: Final = 2
-_ADJUSTMENT: Final = 3
 
 
 def text_digest(text: str) -> int:
@@ -56,7 +56,7 @@ def text_digest(text: str) -> int:
 
 
 def _mix(a: int, b: int, v: int) -> tuple[int, int]:
-    return (a * K1 + v % P1) % P1, (b * K2 + v % P2) % P2
+    return (a * K1 + v) % P1, (b * K2 + v) % P2
 
 
 def _mix_text(a: int, b: int, text: str) -> tuple[int, int]:
@@ -66,44 +66,93 @@ def _mix_text(a: int, b: int, text: str) -> tuple[int, int]:
     return a, b
 
 
+def _flags(side: int, kind: int, status: int) -> int:
+    return side | kind << 2 | status << 12
+
+
 def order_digest(order: Order, symbol_digest: int) -> int:
-    """Digest of an indexed order (the fields of state_codec.order_record, and its symbol,
-    given as ``text_digest(order.sym)``)."""
-    a, b = _mix(_ORDER, _ORDER, symbol_digest)
-    a, b = _mix(a, b, order.no)
-    a, b = _mix(a, b, order.acct.id_digest)
-    a, b = _mix_text(a, b, order.cid)
-    a, b = _mix(a, b, order.side)
-    a, b = _mix(a, b, order.kind)
-    a, b = _mix(a, b, order.price)
-    a, b = _mix(a, b, order.qty)
-    a, b = _mix(a, b, order.remaining)
-    a, b = _mix(a, b, order.hold)
-    a, b = _mix(a, b, order.unit)
-    a, b = _mix(a, b, order.status)
-    a, b = _mix(a, b, order.updated_seq)
-    return a * P2 + b
+    """Digest of an indexed order: the fields of state_codec.order_record but ``hold``
+    (derived: remaining x unit while open, 0 once closed; RISK-2, checked on restore) and
+    its symbol (as ``text_digest(order.sym)``). This runs for every order changed between
+    two hashes, so the common case is written out in ``i64`` (the compiled build does C
+    arithmetic: every value < 2**62, every product < 2**58, no overflow, and the same
+    results as Python ints); client ids and huge values take ``_order_fields``."""
+    no = order.no
+    acct = order.acct.id_digest
+    price = order.price
+    qty = order.qty
+    remaining = order.remaining
+    unit = order.unit
+    upd = order.updated_seq
+    flags = order.side | order.kind << 2 | order.status << 12
+    if order.cid or (symbol_digest | no | acct | price | qty | remaining | unit | upd) >= _BIG:
+        return _order_fields(symbol_digest, no, acct, order.cid, flags, price, qty,
+                             remaining, unit, upd)
+    p1: i64 = P1
+    p2: i64 = P2
+    k1: i64 = K1
+    k2: i64 = K2
+    v: i64 = symbol_digest
+    a: i64 = v % p1
+    b: i64 = v % p2
+    v = no
+    a = (a * k1 + v) % p1
+    b = (b * k2 + v) % p2
+    v = acct
+    a = (a * k1 + v) % p1
+    b = (b * k2 + v) % p2
+    a = a * k1 % p1  # the empty client id: _mix_text of "" mixes its length, 0
+    b = b * k2 % p2
+    v = flags
+    a = (a * k1 + v) % p1
+    b = (b * k2 + v) % p2
+    v = price
+    a = (a * k1 + v) % p1
+    b = (b * k2 + v) % p2
+    v = qty
+    a = (a * k1 + v) % p1
+    b = (b * k2 + v) % p2
+    v = remaining
+    a = (a * k1 + v) % p1
+    b = (b * k2 + v) % p2
+    v = unit
+    a = (a * k1 + v) % p1
+    b = (b * k2 + v) % p2
+    v = upd
+    a = (a * k1 + v) % p1
+    b = (b * k2 + v) % p2
+    return int(a) * P2 + int(b)
 
 
-def order_record_digest(symbol: str, record: list[Any]) -> int:
-    no, account_id, cid, side, kind, price, qty, remaining, hold, unit, status, upd = record
-    a, b = _mix(_ORDER, _ORDER, text_digest(symbol))
+def _order_fields(symbol_digest: int, no: int, acct: int, cid: str, flags: int,  # noqa: PLR0917
+                  price: int, qty: int, remaining: int, unit: int, upd: int) -> int:
+    """The order digest, defined step by step (any value size)."""
+    a, b = _mix(0, 0, symbol_digest)
     a, b = _mix(a, b, no)
-    a, b = _mix(a, b, text_digest(account_id))
+    a, b = _mix(a, b, acct)
     a, b = _mix_text(a, b, cid)
-    for v in (side, kind, price, qty, remaining, hold, unit, status, upd):
+    for v in (flags, price, qty, remaining, unit, upd):
         a, b = _mix(a, b, v)
     return a * P2 + b
 
 
+def order_record_digest(symbol: str, record: list[Any]) -> int:
+    """order_digest of a canonical order record (the specification, step by step)."""
+    no, account_id, cid, side, kind, price, qty, remaining, _hold, unit, status, upd = record
+    return _order_fields(text_digest(symbol), no, text_digest(account_id), cid,
+                         _flags(side, kind, status), price, qty, remaining, unit, upd)
+
+
 def _account_fields(id_digest: int, balances: list[tuple[int, int, int]], rl_window: int,
                     rl_count: int) -> int:
-    a, b = _mix(_ACCOUNT, _ACCOUNT, id_digest)
-    a, b = _mix(a, b, len(balances))
+    """The account digest: its id, each non-zero balance (asset digest, available, hold) in
+    asset order, their count, the rate-limit window (-1 when the count is 0) and count."""
+    a, b = _mix(0, 0, id_digest)
     for asset, available, hold in balances:
         a, b = _mix(a, b, asset)
         a, b = _mix(a, b, available)
         a, b = _mix(a, b, hold)
+    a, b = _mix(a, b, len(balances))
     a, b = _mix(a, b, rl_window)
     a, b = _mix(a, b, rl_count)
     return a * P2 + b
@@ -118,21 +167,40 @@ def account_record_digest(record: list[Any] | None) -> int:
     return _account_fields(text_digest(account_id), bals, rl_window, rl_count)
 
 
-def account_digest(acct: Account, asset_digests: dict[Asset, int]) -> int:
-    """Digest of an account (as account_record_digest of its record); ``asset_digests``
-    maps each asset code to its ``text_digest``."""
-    bals = [(a, b.available, b.hold) for a, b in acct.balances.items()
-            if b.available or b.hold]
-    if not bals and not acct.rl_count:
+def account_digest(acct: Account, assets: list[tuple[Asset, int]]) -> int:
+    """_account_fields of a live account; ``assets``: every (asset, text_digest) of the
+    engine in asset order (the balances dict has no order of its own)."""
+    balances = acct.balances
+    id_digest = acct.id_digest
+    a = id_digest % P1
+    b = id_digest % P2
+    count = 0
+    for asset, asset_digest in assets:
+        bal = balances.get(asset)
+        if bal is None:
+            continue
+        available = bal.available
+        hold = bal.hold
+        if not available and not hold:
+            continue
+        count += 1
+        a = (a * K1 + asset_digest) % P1
+        b = (b * K2 + asset_digest) % P2
+        a = (a * K1 + available) % P1
+        b = (b * K2 + available) % P2
+        a = (a * K1 + hold) % P1
+        b = (b * K2 + hold) % P2
+    rl_count = acct.rl_count
+    if not count and not rl_count:
         return 0
-    if len(bals) > 1:
-        bals.sort()
-    return _account_fields(acct.id_digest, [(asset_digests[a], av, h) for a, av, h in bals],
-                           acct.rl_window if acct.rl_count else -1, acct.rl_count)
+    a, b = _mix(a, b, count)
+    a, b = _mix(a, b, acct.rl_window if rl_count else -1)
+    a, b = _mix(a, b, rl_count)
+    return a * P2 + b
 
 
 def adjustment_digest(adjustment_id: str) -> int:
-    a, b = _mix_text(_ADJUSTMENT, _ADJUSTMENT, adjustment_id)
+    a, b = _mix_text(0, 0, adjustment_id)
     return a * P2 + b
 
 
@@ -140,34 +208,36 @@ def config_digest(config_bytes: bytes) -> str:
     return hashlib.sha256(config_bytes).hexdigest()
 
 
-MarketScalars = tuple[str, int, int, int, int, int]  # symbol seq mode last trades closed
+# symbol, seq, mode, last price, trade counter, retained closed count, order digest sum
+MarketScalars = tuple[str, int, int, int, int, int, int]
 
 
-def combine(config: str, account_seq: int, markets: list[MarketScalars], *, orders: int,
-            accounts: int, adjustments: int) -> str:
-    """The version-2 hash of the scalars and the three digest sums."""
+def combine(config: str, account_seq: int, markets: list[MarketScalars], *, accounts: int,
+            adjustments: int) -> str:
+    """The version-2 hash of the scalars and the digest sums."""
     h = hashlib.sha256(b"exchange-core/state/v2\n")
     h.update(f"{config}\n{account_seq}\n".encode())
-    for symbol, seq, mode, last, trades, closed in markets:
-        h.update(f"{symbol} {seq} {mode} {last} {trades} {closed}\n".encode())
-    h.update(f"{orders & MASK} {accounts & MASK} {adjustments & MASK}\n".encode())
+    for symbol, seq, mode, last, trades, closed, orders in markets:
+        h.update(f"{symbol} {seq} {mode} {last} {trades} {closed} {orders & MASK}\n".encode())
+    h.update(f"{accounts & MASK} {adjustments & MASK}\n".encode())
     return VERSION_PREFIX + h.hexdigest()
 
 
 def hash_of_state(state: dict[str, Any], config_bytes: bytes) -> str:
     """The version-2 hash of a canonical state (state_codec.canonical_state), from scratch."""
-    orders = 0
     markets: list[MarketScalars] = []
     for m in state["markets"]:
         symbol = m["symbol"]
+        orders = 0
         for side in ("bids", "asks"):
             for _price, records in m[side]:
                 for rec in records:
                     orders += order_record_digest(symbol, rec)
         for rec in m["closed"]:
             orders += order_record_digest(symbol, rec)
-        markets.append((symbol, m["seq"], m["mode"], m["last"], m["trades"], len(m["closed"])))
+        markets.append((symbol, m["seq"], m["mode"], m["last"], m["trades"], len(m["closed"]),
+                        orders))
     accounts = sum(account_record_digest(rec) for rec in state["accounts"])
     adjustments = sum(adjustment_digest(a) for a in state["adjustments"])
-    return combine(config_digest(config_bytes), state["account_seq"], markets, orders=orders,
+    return combine(config_digest(config_bytes), state["account_seq"], markets,
                    accounts=accounts, adjustments=adjustments)

@@ -1,6 +1,8 @@
 """MarketGrid: exact conversions between decimal strings and ticks / lots / minor units."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exchange_common.ids import Asset, Symbol
 from exchange_core.domain import (
@@ -13,6 +15,7 @@ from exchange_core.domain import (
     format_trade_id,
     parse_order_id,
 )
+from exchange_core.domain.engine import _order_number
 
 SCALES = {Asset("BTC"): 8, Asset("USDT"): 6}
 
@@ -92,3 +95,9 @@ def test_order_and_trade_ids_round_trip_and_foreign_ids_parse_to_zero() -> None:
 
 def test_asset_spec_is_a_value() -> None:
     assert AssetSpec(Asset("BTC"), 8) == AssetSpec(Asset("BTC"), 8)
+
+
+@given(st.text(alphabet="0123456789²٣x:-BTCUSD", max_size=24))
+def test_the_engines_order_number_parser_agrees_with_parse_order_id(tail: str) -> None:
+    for order_id in (f"BTC-USDT:{tail}", tail):
+        assert _order_number(order_id, "BTC-USDT:") == parse_order_id("BTC-USDT", order_id)
