@@ -152,6 +152,11 @@ class PostgresServer:
             "-c", f"listen_addresses={self._s.pg.host}",
             "-p", str(self._s.pg.port),
             "-c", shlex.quote(f"unix_socket_directories={self._sock}"),
+            # The ledger writes ~4.5 KB of WAL per settled trade in batches of thousands:
+            # the default 4 MB of WAL buffers fill up mid-batch (pg_stat_wal
+            # wal_buffers_full). Durability settings stay at their defaults.
+            "-c", "wal_buffers=16MB",
+            "-c", "shared_buffers=256MB",
         ])
         cmd = [
             str(bin_dir() / "pg_ctl"), "-D", str(self._data), "-l", str(self._log),

@@ -12,9 +12,7 @@ re-read later.
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import psycopg
@@ -30,7 +28,6 @@ from exchange_ledger.app.ports import (
     PartitionKey,
     RecordCursor,
     SettlementStore,
-    SettleResult,
     StaleOffsetError,
 )
 from exchange_ledger.domain.assets import AssetScales
@@ -39,13 +36,6 @@ from exchange_ledger.domain.inbound import Inbound, Source
 from exchange_ledger.domain.rejection import Rejection
 
 log = logging.getLogger("exchange_ledger.consumer")
-
-
-@dataclass(frozen=True, slots=True)
-class _Inflight:
-    records: list["Rec"]
-    cursor: RecordCursor
-    future: "Future[SettleResult]"
 
 
 class Rec(NamedTuple):
@@ -58,6 +48,40 @@ class Rec(NamedTuple):
     @property
     def key(self) -> PartitionKey:
         return (self.topic, self.partition)
+
+
+Decoded = list[Inbound | Rejection]
+
+
+class _Ahead:
+    """The next batch: messages fetched from librdkafka now; turned into records and
+    decoded when ``decode`` is called (while the database inserts the current batch) or
+    else on first use."""
+
+    def __init__(self, messages: list[Message],
+                 records: Callable[[list[Message]], list[Rec]],
+                 decoder: Callable[[list[Rec]], Decoded]) -> None:
+        self._messages = messages
+        self._to_records, self._decoder = records, decoder
+        self._records: list[Rec] | None = None
+        self._events: Decoded | None = None
+
+    @property
+    def records(self) -> list[Rec]:
+        if self._records is None:
+            self._records = self._to_records(self._messages)
+            self._messages = []
+        return self._records
+
+    def decode(self) -> None:
+        if self._events is None:
+            self._events = self._decoder(self.records)
+
+    @property
+    def events(self) -> Decoded:
+        self.decode()
+        return self._events or []
+
 
 BATCH_MAX = 5_000
 _BACKOFF_MAX_S = 5.0
@@ -134,33 +158,36 @@ class SettlementConsumer:
         else:
             self._consumer.subscribe(list(self._topics), on_assign=self._on_assign,
                                      on_revoke=self._on_revoke)
-        # Pipelined: while the worker thread writes batch N (waiting on PostgreSQL), this
-        # thread polls and decodes batch N+1. N+1 is submitted only after N committed (its
-        # cursor needs N's offsets), and is dropped and re-read if N failed or hit poison.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-settle") as worker:
-            inflight: _Inflight | None = None
-            try:
-                while not stop.is_set():
-                    records = self._poll(poll_timeout_s)
-                    events = self._decode(records)
-                    if inflight is not None:
-                        ok = self._finish(inflight, stop)
-                        inflight = None
-                        if not ok:
-                            self._reseek(records, reload=False)
-                            continue
-                    if records:
-                        cursor = self._cursor(records)
-                        inflight = _Inflight(records, cursor,
-                                             worker.submit(self._store.settle, events, cursor))
-                if inflight is not None:
-                    self._finish(inflight, stop)
-            finally:
-                self._consumer.close()
+        # Overlapped, in this one thread: batch N+1 is polled before N is submitted and
+        # decoded while PostgreSQL inserts N's postings (the longest statement of a batch);
+        # no second Python thread competes for the GIL. N+1 is settled only after N
+        # committed (its cursor needs N's offsets), and is dropped and re-read if N failed
+        # or hit poison.
+        try:
+            ahead = self._ahead([])
+            while not stop.is_set():
+                if not ahead.records:
+                    ahead = self._ahead(self._fetch(poll_timeout_s))
+                    if not ahead.records:
+                        continue
+                records, events = ahead.records, ahead.events
+                ahead = self._ahead(self._fetch(0.0))
+                if not self._settle(records, events, ahead.decode, stop):
+                    self._reseek(ahead.records, reload=False)
+                    ahead = self._ahead([])
+        finally:
+            self._consumer.close()
 
-    def _poll(self, timeout_s: float) -> list[Rec]:
+    def _ahead(self, messages: list[Message]) -> _Ahead:
+        return _Ahead(messages, self._records, self._decode)
+
+    def _fetch(self, timeout_s: float) -> list[Message]:
+        """The next messages (rebalance callbacks run here, outside any transaction)."""
+        return list(self._consumer.consume(num_messages=self._batch_max, timeout=timeout_s))
+
+    def _records(self, messages: list[Message]) -> list[Rec]:
         out: list[Rec] = []
-        for msg in self._consumer.consume(num_messages=self._batch_max, timeout=timeout_s):
+        for msg in messages:
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
@@ -173,7 +200,7 @@ class SettlementConsumer:
             out.append(rec)
         return out
 
-    def _decode(self, records: list[Rec]) -> list[Inbound | Rejection]:
+    def _decode(self, records: list[Rec]) -> Decoded:
         order_topic, trade_topic = self._topics
         return [decode_record(r.topic, r.value, Source(r.topic, r.partition, r.offset),
                               self._scales, order_topic=order_topic, trade_topic=trade_topic)
@@ -184,30 +211,32 @@ class SettlementConsumer:
         return RecordCursor(self._group, {k: self._positions[k] for k in {r.key for r in records}},
                             places)
 
-    def _finish(self, batch: "_Inflight", stop: threading.Event) -> bool:
-        """Wait for a submitted batch; True when it committed without poison."""
+    def _settle(self, records: list[Rec], events: Decoded, meanwhile: Callable[[], None],
+                stop: threading.Event) -> bool:
+        """Settle one batch; True when it committed without poison."""
+        cursor = self._cursor(records)
         try:
-            plan = batch.future.result().plan
+            plan = self._store.settle(events, cursor, meanwhile).plan
         except StaleOffsetError as exc:
             self._metrics.stale_offsets.inc()
             log.warning("stale offset, reloading positions", extra={"error": str(exc)})
-            self._reseek(batch.records, reload=True)
+            self._reseek(records, reload=True)
             return False
         except (psycopg.OperationalError, psycopg.errors.SerializationFailure,
                 psycopg.errors.DeadlockDetected, psycopg.errors.UniqueViolation) as exc:
             self._metrics.batch_errors.inc()
             log.warning("batch rolled back, retrying", extra={"error": str(exc)})
-            self._reseek(batch.records, reload=False)
+            self._reseek(records, reload=False)
             stop.wait(self._backoff_s)
             self._backoff_s = min(self._backoff_s * 2, _BACKOFF_MAX_S)
             return False
         self._backoff_s = 0.1
-        for advance in batch.cursor.advances(plan.consumed):
+        for advance in cursor.advances(plan.consumed):
             self._positions[(advance.topic, advance.partition)] = advance.next
-        self._observe(batch.records, plan)
+        self._observe(records, plan)
         if plan.poison is None:
             return True
-        bad = batch.records[plan.poison.index]
+        bad = records[plan.poison.index]
         self._paused.add(bad.key)
         self._consumer.pause([TopicPartition(bad.topic, bad.partition, bad.offset)])
         self._metrics.poison.inc()
@@ -215,7 +244,7 @@ class SettlementConsumer:
         log.error("poison event: partition paused", extra={
             "topic": bad.topic, "partition": bad.partition, "offset": bad.offset,
             "code": plan.poison.rejection.code.value, "reason": plan.poison.rejection.message})
-        self._reseek(batch.records[plan.poison.index:], reload=False)
+        self._reseek(records[plan.poison.index:], reload=False)
         return False
 
     def _observe(self, records: list[Rec], plan: BatchPlan) -> None:

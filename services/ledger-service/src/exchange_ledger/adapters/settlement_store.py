@@ -7,11 +7,13 @@ set-based statements, and finally compare-and-set the consumer offsets. Any fail
 everything back, offsets included, so a restart re-reads exactly the uncommitted tail.
 """
 
+import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg
+from psycopg.copy import LibpqWriter
 
 from exchange_ledger.adapters.connections import ConnectionSource
 from exchange_ledger.adapters.copy_text import NULL as _NULL
@@ -33,6 +35,17 @@ from exchange_ledger.domain.sequence import SymbolState
 
 def _ids(events: Iterable[Inbound], kind: EventKind) -> list[str]:
     return sorted({e.ref for e in events if e.kind == kind})
+
+
+# A batch's id lists (thousands of strings) go as one JSON text each: json.dumps runs in
+# C, where psycopg's text[] dumper quotes element by element in Python (several µs per
+# trade). ARRAY(...) turns it back into a text[], so the lookups stay index scans on
+# ``= ANY``.
+_ANY_OF = "ANY(ARRAY(SELECT json_array_elements_text(%s::json)))"
+
+
+def _json(values: Iterable[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
 
 
 class AcceptedOrders:
@@ -64,8 +77,9 @@ def load_view(
     accepts = _ids(events, EventKind.ACCEPT)
     if accepts:
         rows = conn.execute(
-            "SELECT decoder, payload FROM parked_events WHERE requires && %s::text[]"
-            " ORDER BY created_at, event_id", (accepts,)).fetchall()
+            "SELECT decoder, payload FROM parked_events WHERE requires && ARRAY(SELECT"
+            " json_array_elements_text(%s::json)) ORDER BY created_at, event_id",
+            (_json(accepts),)).fetchall()
         view.parked = [p for p in (decode_parked(d, bytes(b), scales) for d, b in rows)
                        if isinstance(p, Inbound)]
     everything = [*events, *view.parked]
@@ -92,15 +106,18 @@ def load_view(
                          " FROM (SELECT unnest(%s::text[]) AS s ORDER BY 1) AS ordered",
                          (symbols,))
         seen = conn.execute("SELECT event_id, content_hash FROM processed_events"
-                            " WHERE event_id = ANY(%s)", ([e.event_id for e in events],))
+                            " WHERE event_id = " + _ANY_OF,
+                            (_json([e.event_id for e in events]),))
         orders = conn.execute("SELECT order_id, content_hash FROM orders"
-                              " WHERE order_id = ANY(%s)", (order_ids,))
+                              " WHERE order_id = " + _ANY_OF, (_json(order_ids),))
         closures = conn.execute("SELECT order_id, content_hash FROM order_closures"
-                                " WHERE order_id = ANY(%s)", (_ids(events, EventKind.RELEASE),))
+                                " WHERE order_id = " + _ANY_OF,
+                                (_json(_ids(events, EventKind.RELEASE)),))
         trades = conn.execute("SELECT trade_id, content_hash FROM trades"
-                              " WHERE trade_id = ANY(%s)", (_ids(events, EventKind.TRADE),))
-        parked = conn.execute("SELECT ref, content_hash FROM parked_events WHERE ref = ANY(%s)",
-                              (parked_refs,))
+                              " WHERE trade_id = " + _ANY_OF,
+                              (_json(_ids(events, EventKind.TRADE)),))
+        parked = conn.execute("SELECT ref, content_hash FROM parked_events WHERE ref = "
+                              + _ANY_OF, (_json(parked_refs),))
         balances = _send_lock_balances(conn, accounts)
         symbol_rows = _send_load_symbols(conn, symbols)
         view.seen_events = {r[0]: bytes(r[1]) for r in seen.fetchall()}
@@ -172,8 +189,13 @@ def _read_symbols(view: LedgerView, cursors: _SymbolCursors) -> None:
         view.gaps.setdefault(symbol, []).append((int(low), int(high)))
 
 
-def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[str, int]:
-    """Append the plan's entries and bookkeeping rows; return event id -> entry id."""
+def write_plan(conn: psycopg.Connection, plan: BatchPlan,
+               meanwhile: Callable[[], object] | None = None) -> dict[str, int]:
+    """Append the plan's entries and bookkeeping rows; return event id -> entry id.
+
+    While PostgreSQL inserts one table's rows, this thread formats the next table's.
+    Postings go last (after their entries, which the zero-sum trigger checks): the
+    longest statement of a batch, during which ``meanwhile`` runs."""
     with_entry = [e for e in plan.applied if e.entry is not None]
     entry_ids: dict[str, int] = {}
     if with_entry:
@@ -182,9 +204,19 @@ def write_plan(conn: psycopg.Connection, plan: BatchPlan) -> dict[str, int]:
             (len(with_entry),)).fetchone()
         ids = row[0] if row is not None else []
         entry_ids = {e.event_id: int(i) for e, i in zip(with_entry, ids, strict=True)}
-        _copy_entries(conn, with_entry, entry_ids)
-    _copy_processed(conn, plan)
-    _copy_refs(conn, plan, entry_ids)
+    lines: dict[str, list[str]] = {}
+
+    def bookkeeping() -> None:
+        lines["processed"] = _processed_lines(plan)
+        lines.update(_ref_lines(plan, entry_ids))
+
+    def postings() -> None:
+        lines["postings"] = _posting_lines(with_entry, entry_ids)
+
+    _copy(conn, _ENTRIES, _entry_lines(with_entry, entry_ids), bookkeeping)
+    for index, (statement, key) in enumerate(_BOOKKEEPING):
+        _copy(conn, statement, lines[key], postings if index == 0 else None)
+    _copy(conn, _POSTINGS, lines["postings"], meanwhile)
     return entry_ids
 
 
@@ -202,47 +234,79 @@ def write_state(conn: psycopg.Connection, plan: BatchPlan) -> None:
     _write_symbols(conn, plan)
 
 
-def _copy(conn: psycopg.Connection, statement: str, lines: list[str]) -> None:
-    if lines:
-        with conn.cursor() as cur, cur.copy(statement.encode()) as copy:
+_ENTRIES = ("COPY journal_entries (entry_id, kind, ref, event_id, symbol, seq, posting_count)"
+            " FROM STDIN")
+_POSTINGS = "COPY postings (entry_id, leg, owner, asset, kind, units, order_ref) FROM STDIN"
+_BOOKKEEPING = (
+    ("COPY processed_events (event_id, source, partition, kafka_offset, symbol, seq, epoch,"
+     " content_hash, outcome) FROM STDIN", "processed"),
+    ("COPY trades (trade_id, event_id, symbol, content_hash, entry_id) FROM STDIN", "trades"),
+    ("COPY orders (order_id, owner, asset, reserved_units, event_id, symbol, content_hash,"
+     " entry_id) FROM STDIN", "orders"),
+    ("COPY order_closures (order_id, kind, released_units, event_id, content_hash, entry_id)"
+     " FROM STDIN", "closures"),
+)
+
+
+def _copy(conn: psycopg.Connection, statement: str, lines: list[str],
+          meanwhile: Callable[[], object] | None = None) -> None:
+    """COPY ``lines``; ``meanwhile`` runs after the data is handed to the kernel and
+    before the statement is finished, so it overlaps the server's work. (psycopg's default
+    writer leaves up to 1 MiB in libpq's own buffer until the COPY ends: the server would
+    wait for it. Flushing every block hands it all over; loopback socket buffers take a
+    batch's few MB without blocking, and if they did not, it would only overlap less.)"""
+    if not lines:
+        if meanwhile is not None:
+            meanwhile()
+        return
+    with conn.cursor() as cur:
+        writer = None if meanwhile is None else LibpqWriter(cur, flush_threshold=0)
+        with cur.copy(statement.encode(), writer=writer) as copy:
             copy.write("".join(lines))
+            if meanwhile is not None:
+                meanwhile()
 
 
-def _copy_entries(conn: psycopg.Connection, events: list[Inbound], ids: dict[str, int]) -> None:
-    entries: list[str] = []
-    postings: list[str] = []
+def _entry_lines(events: list[Inbound], ids: dict[str, int]) -> list[str]:
+    lines: list[str] = []
+    for e in events:
+        entry = e.entry
+        if entry is not None:
+            lines.append(f"{ids[e.event_id]}\t{entry.kind}\t{text(entry.ref)}\t"
+                         f"{text(e.event_id)}\t{text(e.symbol)}\t{e.seq}\t"
+                         f"{len(entry.postings)}\n")
+    return lines
+
+
+def _posting_lines(events: list[Inbound], ids: dict[str, int]) -> list[str]:
+    lines: list[str] = []
     prefix: dict[AccountKey, str] = {}  # escaped "owner\tasset\tkind" per account, reused
     for e in events:
         entry = e.entry
         if entry is None:
             continue
-        entry_id = str(ids[e.event_id])
-        entries.append(f"{entry_id}\t{entry.kind}\t{text(entry.ref)}\t"
-                       f"{text(e.event_id)}\t{text(e.symbol)}\t{e.seq}\t"
-                       f"{len(entry.postings)}\n")
+        entry_id = ids[e.event_id]
         for leg, (account, units, order_ref) in enumerate(entry.postings):
             head = prefix.get(account)
             if head is None:
                 head = prefix[account] = "\t".join([text(part) for part in account])
             ref = _NULL if order_ref is None else text(order_ref)
-            postings.append(f"{entry_id}\t{leg}\t{head}\t{units}\t{ref}\n")
-    _copy(conn, "COPY journal_entries (entry_id, kind, ref, event_id, symbol, seq,"
-                " posting_count) FROM STDIN", entries)
-    _copy(conn, "COPY postings (entry_id, leg, owner, asset, kind, units, order_ref)"
-                " FROM STDIN", postings)
+            lines.append(f"{entry_id}\t{leg}\t{head}\t{units}\t{ref}\n")
+    return lines
 
 
-def _copy_processed(conn: psycopg.Connection, plan: BatchPlan) -> None:
-    _copy(conn, "COPY processed_events (event_id, source, partition, kafka_offset, symbol,"
-                " seq, epoch, content_hash, outcome) FROM STDIN", [
+def _processed_lines(plan: BatchPlan) -> list[str]:
+    return [
         f"{text(event_id)}\t{text(e.source.name)}\t{number(e.source.partition)}\t"
         f"{number(e.source.offset)}\t{text(e.symbol)}\t{e.seq}\t{e.epoch}\t"
         f"{bytea(e.content_hash)}\t{outcome}\n"
-        for event_id, (e, outcome) in plan.processed.items()])
+        for event_id, (e, outcome) in plan.processed.items()]
 
 
-def _copy_refs(conn: psycopg.Connection, plan: BatchPlan, ids: dict[str, int]) -> None:
-    trades, accepts, releases = [], [], []
+def _ref_lines(plan: BatchPlan, ids: dict[str, int]) -> dict[str, list[str]]:
+    trades: list[str] = []
+    accepts: list[str] = []
+    releases: list[str] = []
     for e in plan.applied:
         o = e.order
         if e.kind == EventKind.TRADE:
@@ -256,12 +320,7 @@ def _copy_refs(conn: psycopg.Connection, plan: BatchPlan, ids: dict[str, int]) -
             releases.append(f"{text(e.ref)}\t{text(o.closure)}\t{o.units}\t"
                             f"{text(e.event_id)}\t{bytea(e.content_hash)}\t"
                             f"{number(ids.get(e.event_id))}\n")
-    _copy(conn, "COPY trades (trade_id, event_id, symbol, content_hash, entry_id) FROM STDIN",
-          trades)
-    _copy(conn, "COPY orders (order_id, owner, asset, reserved_units, event_id, symbol,"
-                " content_hash, entry_id) FROM STDIN", accepts)
-    _copy(conn, "COPY order_closures (order_id, kind, released_units, event_id, content_hash,"
-                " entry_id) FROM STDIN", releases)
+    return {"trades": trades, "orders": accepts, "closures": releases}
 
 
 def _write_parked(conn: psycopg.Connection, plan: BatchPlan) -> None:
@@ -339,17 +398,18 @@ class PostgresSettlementStore:
         self._scales = scales
         self._accepted = AcceptedOrders()
 
-    def settle(self, events: list[Inbound | Rejection],
-               cursor: RecordCursor | None) -> SettleResult:
+    def settle(self, events: list[Inbound | Rejection], cursor: RecordCursor | None,
+               meanwhile: Callable[[], object] | None = None) -> SettleResult:
         """With a cursor (the consumer): commit the prefix before a poison event and the
-        poison's record. Without (a direct request): a refusal rolls everything back."""
+        poison's record. Without (a direct request): a refusal rolls everything back.
+        ``meanwhile`` (if the batch gets that far) runs while PostgreSQL inserts it."""
         entry_ids: dict[str, int] = {}
         with self._connect() as conn, conn.transaction():
             view = load_view(conn, _prefix(events), self._scales, self._accepted)
             plan = plan_batch(view, events)
             if cursor is None and plan.poison is not None:
                 raise psycopg.Rollback()  # leaves the with-block, nothing written
-            entry_ids = write_plan(conn, plan)
+            entry_ids = write_plan(conn, plan, meanwhile)
             with conn.pipeline():  # one round trip for the rest; COPY cannot be pipelined
                 write_state(conn, plan)
                 record_poison(conn, plan, cursor)

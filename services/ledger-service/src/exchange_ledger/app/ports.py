@@ -1,5 +1,6 @@
 """Ports: what the use cases need from storage. The PostgreSQL adapters implement them."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -49,7 +50,9 @@ class StaleOffsetError(RuntimeError):
 
 class SettlementStore(Protocol):
     def settle(
-        self, events: list[Inbound | Rejection], cursor: RecordCursor | None
+        self, events: list[Inbound | Rejection], cursor: RecordCursor | None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> SettleResult:
-        """Plan and write ``events`` and advance the cursor's offsets in one transaction."""
+        """Plan and write ``events`` and advance the cursor's offsets in one transaction;
+        run ``meanwhile`` (other work of the caller) while the database inserts them."""
         ...

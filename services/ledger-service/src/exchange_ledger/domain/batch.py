@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from exchange_ledger.domain.accounts import AccountKey, may_go_negative
 from exchange_ledger.domain.inbound import EventKind, Inbound
 from exchange_ledger.domain.rejection import Refusal, Rejection
-from exchange_ledger.domain.sequence import Gap, SymbolState, observe_seq
+from exchange_ledger.domain.sequence import Gap, SymbolState, observe_seq_in_place
 
 RefKey = tuple[str, str]  # (event kind, trade id or order id)
 
@@ -118,15 +118,18 @@ class _Planner:
         view.seen_events[event.event_id] = event.content_hash
         plan.processed[event.event_id] = (event, outcome)
         symbol, old = event.symbol, view.symbols.get(event.symbol)
+        gaps = view.gaps.get(symbol)
         if old is not None and event.seq <= old.last_seq and event.epoch <= old.epoch and (
-                symbol not in view.gaps or not view.gaps[symbol]):
+                not gaps):
             return  # the common case: nothing new about this symbol's sequence
-        last, gaps = observe_seq(None if old is None else old.last_seq,
-                                 view.gaps.get(symbol, []), event.seq)
+        if gaps is None:
+            gaps = []
+        last, changed = observe_seq_in_place(None if old is None else old.last_seq, gaps,
+                                             event.seq)
         epoch = event.epoch if old is None else max(old.epoch, event.epoch)
         if old is None or (epoch, last) != (old.epoch, old.last_seq):
             view.symbols[symbol] = plan.symbols[symbol] = SymbolState(epoch, last)
-        if gaps != view.gaps.get(symbol, []):
+        if changed:
             view.gaps[symbol] = plan.gaps[symbol] = gaps
 
     def _apply(self, event: Inbound) -> Rejection | None:
@@ -135,10 +138,15 @@ class _Planner:
         if entry is not None:
             # Move the balances in place, check every account the entry touched, undo on a
             # refusal (in reverse, so an account posted twice comes back exactly).
+            # An account's final value is one of its running values: when none dipped
+            # below zero (the usual case) no final value can be, and the check is skipped.
             balances, postings = view.balances, entry.postings
+            dipped = False
             for account, units, _ in postings:
-                balances[account] = balances.get(account, 0) + units
-            for account, _, _ in postings:
+                value = balances[account] = balances.get(account, 0) + units
+                if value < 0:
+                    dipped = True
+            for account, _, _ in postings if dipped else ():
                 value = balances[account]
                 if value < 0 and not may_go_negative(account):
                     for undo, units, _ in reversed(postings):

@@ -5,6 +5,7 @@ A malformed event is returned as a ``Rejection`` (the consumer treats it as pois
 import hashlib
 
 from exchange.v1 import common_pb2, events_pb2
+from exchange.v1.envelope_pb2 import EventEnvelope
 from exchange_ledger.domain.accounts import FEES_OWNER, AccountKey, Kind, is_valid_user
 from exchange_ledger.domain.assets import AssetScales, to_units
 from exchange_ledger.domain.entries import EntryDraft, EntryKind, Posting, make_entry
@@ -28,13 +29,11 @@ def _bad(message: str) -> Rejection:
     return Rejection(Refusal.INVALID_REQUEST, message)
 
 
-def _envelope_fields(env: object) -> tuple[str, str, int, int] | Rejection:
-    event_id = getattr(env, "event_id", "")
+def _envelope_fields(env: EventEnvelope) -> tuple[str, str, int, int] | Rejection:
+    event_id = env.event_id
     if not event_id or len(event_id) > 200:
         return _bad("envelope.event_id is missing or too long")
-    return event_id, getattr(env, "symbol", ""), int(getattr(env, "seq", 0)), int(
-        getattr(env, "epoch", 0)
-    )
+    return event_id, env.symbol, env.seq, env.epoch
 
 
 def decode_order_event(
@@ -124,30 +123,48 @@ def decode_trade_event(
                    (buyer_order, seller_order), draft, None, payload)
 
 
+_CACHE_MAX = 100_000  # bounded caches below: dropped whole when they reach this size
+_prices: dict[str, tuple[int, int] | None] = {}  # price text -> (digits as int, decimals)
+
+
 def _is_price_times_quantity(price: str, qty: int, qty_scale: int, quote: int,
                              quote_scale: int) -> bool:
     """Exact, in integers: price * (qty / 10**qs) == quote / 10**Qs."""
-    whole, _, frac = price.partition(".")
-    if not (whole.isascii() and whole.isdigit() and (not frac or (frac.isascii()
-                                                                   and frac.isdigit()))):
+    parsed = _prices.get(price)
+    if parsed is None and price not in _prices:
+        whole, _, frac = price.partition(".")
+        parsed = (int(whole + frac), len(frac)) if (
+            whole.isascii() and whole.isdigit()
+            and (not frac or (frac.isascii() and frac.isdigit()))) else None
+        if len(_prices) >= _CACHE_MAX:
+            _prices.clear()
+        _prices[price] = parsed
+    if parsed is None:
         return False
-    price_units = int(whole + frac)
-    return bool(price_units * qty * 10**quote_scale == quote * 10 ** (len(frac) + qty_scale))
+    price_units, decimals = parsed
+    return bool(price_units * qty * 10**quote_scale == quote * 10 ** (decimals + qty_scale))
 
 
-_KEYS_MAX = 100_000  # bounded: the cache is dropped whole when it gets this many owners
+# One shared pair of immutable keys per account instead of two new ones per posting
+# (fewer objects alive per batch); an owner is in the table only once validated.
 _user_keys: dict[str, dict[str, tuple[AccountKey, AccountKey]]] = {}
 _fee_keys: dict[str, AccountKey] = {}
 
 
-def _keys_of(owner: str, asset: str) -> tuple[AccountKey, AccountKey]:
-    """(available, hold) of ``owner`` in ``asset``: one shared pair of immutable keys per
-    account instead of two new ones per posting (fewer objects alive per batch)."""
+def _user(owner: str) -> dict[str, tuple[AccountKey, AccountKey]] | None:
+    """The key table of a valid user owner (asset -> (available, hold)); None if invalid."""
     by_asset = _user_keys.get(owner)
     if by_asset is None:
-        if len(_user_keys) >= _KEYS_MAX:
+        if not is_valid_user(owner):
+            return None
+        if len(_user_keys) >= _CACHE_MAX:
             _user_keys.clear()
         by_asset = _user_keys[owner] = {}
+    return by_asset
+
+
+def _pair(by_asset: dict[str, tuple[AccountKey, AccountKey]], owner: str, asset: str
+          ) -> tuple[AccountKey, AccountKey]:
     pair = by_asset.get(asset)
     if pair is None:
         pair = by_asset[asset] = (AccountKey(owner, asset, _AVAILABLE),
@@ -158,15 +175,14 @@ def _keys_of(owner: str, asset: str) -> tuple[AccountKey, AccountKey]:
 def _fee_key(asset: str) -> AccountKey:
     key = _fee_keys.get(asset)
     if key is None:
-        if len(_fee_keys) >= _KEYS_MAX:
+        if len(_fee_keys) >= _CACHE_MAX:
             _fee_keys.clear()
         key = _fee_keys[asset] = AccountKey(FEES_OWNER, asset, _FEE)
     return key
 
 
-def _amounts(trade: events_pb2.TradeExecuted, scales: AssetScales
+def _amounts(trade: events_pb2.TradeExecuted, base: str, quote: str, scales: AssetScales
              ) -> tuple[int, int, int, int, int] | Rejection:
-    base, quote = trade.base_asset, trade.quote_asset
     qty = to_units(scales, base, trade.quantity, what="quantity")
     q_amt = to_units(scales, quote, trade.quote_amount, what="quote_amount")
     b_fee = to_units(scales, quote, trade.buyer_fee or "0", what="buyer_fee")
@@ -197,9 +213,11 @@ def trade_entry(
         buyer_order, seller_order = trade.maker_order_id, trade.taker_order_id
     else:
         return _bad(f"trade {tid}: taker_side unspecified")
-    if not (is_valid_user(buyer) and is_valid_user(seller) and buyer_order and seller_order):
+    buyer_keys, seller_keys = _user(buyer), _user(seller)
+    if buyer_keys is None or seller_keys is None or not buyer_order or not seller_order:
         return _bad(f"trade {tid}: missing account or order ids")
-    amounts = _amounts(trade, scales)
+    base, quote = trade.base_asset, trade.quote_asset
+    amounts = _amounts(trade, base, quote, scales)
     if isinstance(amounts, Rejection):
         return amounts
     qty, q_amt, b_fee, s_fee, refund = amounts
@@ -207,17 +225,15 @@ def trade_entry(
         return Rejection(Refusal.INVALID_AMOUNT, f"trade {tid}: zero quantity/amount")
     if s_fee > q_amt:
         return Rejection(Refusal.INVALID_AMOUNT, f"trade {tid}: seller_fee > amount")
-    base, quote = trade.base_asset, trade.quote_asset
     if not _is_price_times_quantity(trade.price, qty, scales[base], q_amt, scales[quote]):
         return Rejection(Refusal.INVALID_AMOUNT, f"trade {tid}: quote_amount != price * quantity")
-    buyer_quote_avail, buyer_quote_hold = _keys_of(buyer, quote)
-    seller_base_hold = _keys_of(seller, base)[1]
+    buyer_quote_avail, buyer_quote_hold = _pair(buyer_keys, buyer, quote)
     legs = [
         Posting(buyer_quote_hold, -(q_amt + b_fee + refund), buyer_order),
         Posting(buyer_quote_avail, refund, None),
-        Posting(_keys_of(buyer, base)[0], qty, None),
-        Posting(seller_base_hold, -qty, seller_order),
-        Posting(_keys_of(seller, quote)[0], q_amt - s_fee, None),
+        Posting(_pair(buyer_keys, buyer, base)[0], qty, None),
+        Posting(_pair(seller_keys, seller, base)[1], -qty, seller_order),
+        Posting(_pair(seller_keys, seller, quote)[0], q_amt - s_fee, None),
         Posting(_fee_key(quote), b_fee + s_fee, None),
     ]
     draft = make_entry(_TRADE, tid, legs)

@@ -3,7 +3,8 @@
 from exchange_ledger.domain.accounts import AccountKey
 from exchange_ledger.domain.batch import LedgerView, plan_batch
 from exchange_ledger.domain.decoding import decode_order_event, decode_trade_event
-from exchange_ledger.domain.inbound import Inbound, Source
+from exchange_ledger.domain.entries import EntryDraft, EntryKind, Posting
+from exchange_ledger.domain.inbound import EventKind, Inbound, Source
 from exchange_ledger.domain.rejection import Refusal, Rejection
 from exchange_ledger.testing import CoreEvents
 
@@ -119,3 +120,20 @@ def test_a_refused_movement_leaves_every_balance_of_the_view_as_it_was() -> None
     plan = plan_batch(view, [order(M.accepted("b9", "bea", "USDT", "25000", seq=1))])
     assert plan.poison is not None and plan.poison.rejection.code == Refusal.INSUFFICIENT_FUNDS
     assert {k: v for k, v in view.balances.items() if v} == before and plan.deltas == {}
+
+
+def _entry_event(event_id: str, legs: list[tuple[AccountKey, int]]) -> Inbound:
+    postings = tuple(Posting(account, units, None) for account, units in legs)
+    return Inbound(Source("t"), event_id, "BTC-USDT", 1, 1, EventKind.NOOP, "", b"h", (),
+                   EntryDraft(EntryKind.ADJUSTMENT, event_id, postings), None, b"")
+
+
+def test_only_the_final_value_of_an_account_posted_twice_must_not_be_negative() -> None:
+    bea, sam = AccountKey("bea", "USDT", "available"), AccountKey("sam", "USDT", "available")
+    view = LedgerView(balances={sam: 5})
+    back_up = _entry_event("e1", [(bea, -5), (bea, 10), (sam, -5)])  # bea dips, ends at 5
+    below = _entry_event("e2", [(bea, 1), (bea, -7), (sam, 6)])  # bea ends at -1
+    plan = plan_batch(view, [back_up, below])
+    assert [e.event_id for e in plan.applied] == ["e1"]
+    assert plan.poison is not None and plan.poison.rejection.code == Refusal.INSUFFICIENT_FUNDS
+    assert plan.deltas == {bea: 5, sam: -5} and view.balances == {bea: 5, sam: 0}
