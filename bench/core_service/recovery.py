@@ -20,6 +20,7 @@ from pathlib import Path
 from exchange.core.v1 import wal_pb2
 from exchange.v1 import common_pb2, events_pb2
 from exchange.v1 import trading_core_pb2 as pb
+from exchange_core import compiled
 from exchange_core.adapters import command_mapping
 from exchange_core.adapters.event_mapping import EventMapper
 from exchange_core.adapters.market_config import parse_markets
@@ -105,7 +106,8 @@ def main() -> int:
                       verify_all=args.verify == "all")
         elapsed = time.perf_counter() - started
         print(f"machine: {os.cpu_count()} cores, {platform.python_implementation()} "
-              f"{platform.python_version()}")
+              f"{platform.python_version()}; core build: {compiled.STATUS}; load average "
+              f"{os.getloadavg()[0]:.2f}")
         print(f"WAL: {rec.replayed:,} commands, {size / 1e6:.0f} MB" + (
             f", generated through the pipeline in {gen_s:.1f}s "
             f"({rec.replayed / gen_s:,.0f} commands/s incl. fsync)" if gen_s else " (reused)"))

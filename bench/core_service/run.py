@@ -9,6 +9,7 @@ the batching factor (commands per fsync), next to the machine and the settings.
 """
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -76,6 +77,24 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _children(pid: int) -> list[int]:
+    """Child processes of ``pid`` (the core's outbox process)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that just ended
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _tree_cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds of the process itself and of its children (0 for one that is gone)."""
+    total = 0.0
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            total += _cpu_s(child)
+    return _cpu_s(pid), total
+
+
 def _percentile(values: list[int], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
@@ -137,10 +156,10 @@ def main() -> int:
         with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
             pending = pool.map_async(_client, jobs)
             time.sleep(max(0.0, start_at - time.time()))
-            before, cpu_before, load_before = _metrics(metrics_port), _cpu_s(core.pid), \
+            before, cpu_before, load_before = _metrics(metrics_port), _tree_cpu_s(core.pid), \
                 os.getloadavg()
             results = pending.get()
-        after, cpu_after = _metrics(metrics_port), _cpu_s(core.pid)
+        after, cpu_after = _metrics(metrics_port), _tree_cpu_s(core.pid)
         elapsed = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
     finally:
         core.terminate()
@@ -159,6 +178,10 @@ def main() -> int:
                 Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line), "?")
     print(f"machine: {os.cpu_count()} cores, {cpu}, {platform.python_implementation()} "
           f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    import exchange_core.adapters  # noqa: F401 - activates the build, sets STATUS
+    from exchange_core import compiled
+
+    print(f"core build: {compiled.STATUS} (same environment as the core process)")
     print(f"settings: clients={args.clients} window={args.window} seconds={args.seconds} "
           f"batch={args.batch} outbox={args.outbox} fsync=on (fdatasync per group commit) "
           f"workload=LIMIT GTC/IOC around one price, 16 accounts, 1 market")
@@ -169,9 +192,12 @@ def main() -> int:
     print(f"fsyncs: {fsyncs:.0f} = {fsyncs / elapsed:,.0f}/s, mean {fsync_sum / fsyncs * 1e3:.2f}"
           f" ms; batching factor {commands / fsyncs:.1f} commands per fsync")
     print(f"outbox lag at end: {after.get('core_outbox_lag_commands', 0):.0f} commands")
-    client_cpu, server_cpu = sum(r["cpu_s"] for r in results), cpu_after - cpu_before
+    client_cpu, server_cpu = sum(r["cpu_s"] for r in results), cpu_after[0] - cpu_before[0]
+    side_cpu = cpu_after[1] - cpu_before[1]
     print(f"CPU: server {server_cpu:.2f}s = {server_cpu / acked * 1e6:.0f}"
-          f" us/order ({server_cpu / elapsed:.2f} cores); clients {client_cpu:.2f}s"
+          f" us/order ({server_cpu / elapsed:.2f} cores); its child processes (outbox) "
+          f"{side_cpu:.2f}s = {side_cpu / acked * 1e6:.0f} us/order ({side_cpu / elapsed:.2f}"
+          f" cores); clients {client_cpu:.2f}s"
           f" = {client_cpu / acked * 1e6:.0f} us/order; load average {load_before[0]:.2f} "
           f"(start) {os.getloadavg()[0]:.2f} (end)")
     if any(r.get("exhausted") for r in results):

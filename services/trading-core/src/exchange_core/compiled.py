@@ -21,7 +21,9 @@ MODULES = (
     "domain/account", "domain/book", "domain/engine", "domain/events", "domain/fees",
     "domain/lifecycle", "domain/market", "domain/market_state", "domain/matching",
     "domain/order", "domain/record", "domain/results", "domain/state_hash", "domain/validation",
-    "adapters/proto_wire", "adapters/event_mapping",
+    "adapters/proto_wire", "adapters/event_mapping", "adapters/command_mapping",
+    "adapters/reply_mapping", "adapters/wal_journal", "adapters/request_wire",
+    "adapters/frame_scan",
 )
 STAMP_NAME = "SOURCES.sha256"
 PACKAGE_DIR = Path(__file__).resolve().parent

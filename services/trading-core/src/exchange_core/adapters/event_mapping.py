@@ -251,6 +251,11 @@ _ORDER_BODIES: dict[type, Callable[[CachedGrid, Any], tuple[bytes, bytes]]] = {
 }
 
 
+def trade_body(grid: CachedGrid, t: TradeExecuted) -> bytes:
+    """A serialized exchange.v1.TradeExecuted (the event body; also a reply's trades)."""
+    return _trade_bytes(grid, t)
+
+
 def _trade_bytes(grid: CachedGrid, t: TradeExecuted) -> bytes:
     symbol, quote = grid.symbol, grid.quote
     return b"".join((

@@ -83,6 +83,11 @@ class RedisLease:
     def is_valid(self) -> bool:
         return not self._lost and self._epoch > 0 and self._clock() < self._valid_until
 
+    def valid_until(self) -> float:
+        """The clock instant the lease stops being valid (0.0: not held). With the default
+        clock (``time.monotonic``) other processes can compare it with theirs."""
+        return 0.0 if self._lost or self._epoch <= 0 else self._valid_until
+
     def try_acquire(self) -> int:
         """Take the lease if free: the new epoch, or 0 when another core holds it."""
         started = self._clock()

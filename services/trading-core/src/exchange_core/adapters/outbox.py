@@ -58,6 +58,7 @@ class Outbox:
         observer: OutboxObserver | None = None,
         batch_records: int = 2_000,
         persist_every_s: float = 0.05,
+        idle_wait_s: float = 0.02,
     ) -> None:
         self._wal_dir = wal_dir
         self._cursor_file = cursor
@@ -67,6 +68,7 @@ class Outbox:
         self._observer = observer
         self._batch_records = batch_records
         self._persist_every_s = persist_every_s
+        self._idle_wait_s = idle_wait_s
         self._stop = threading.Event()
         self._wakeup = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
@@ -109,7 +111,7 @@ class Outbox:
                 continue
             self._advance(producer)
             if self._round is None:
-                self._wakeup.wait(0.02)
+                self._wakeup.wait(self._idle_wait_s)
                 self._wakeup.clear()
         self._drain(producer)
 

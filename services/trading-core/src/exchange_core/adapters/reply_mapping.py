@@ -5,7 +5,8 @@ reply whichever RPC carried it.
 """
 
 from exchange.v1 import common_pb2, trading_core_pb2
-from exchange_core.adapters.event_mapping import EventMapper
+from exchange_core.adapters.event_mapping import EventMapper, trade_body
+from exchange_core.adapters.proto_wire import string_field, uint_field, varint
 from exchange_core.domain import Result, format_order_id
 
 pb = trading_core_pb2
@@ -31,6 +32,24 @@ def place_reply(mapper: EventMapper, epoch: int, r: Result) -> pb.PlaceOrderResp
         filled_quantity=grid.format_quantity(r.filled_lots), seq=r.seq, epoch=epoch,
         trades=[mapper.trade(grid, t) for t in trades] if trades else None,
     )
+
+
+def place_reply_bytes(mapper: EventMapper, epoch: int, r: Result) -> bytes:
+    """``place_reply(...).SerializeToString()``, written as bytes (fields in number
+    order, proto3 defaults omitted; the tests compare both)."""
+    grid = mapper.grid(r.symbol)
+    parts = [
+        b"\x08\x01" if r.accepted else b"", uint_field(b"\x10", r.code),
+        string_field(b"\x1a", r.reason),
+        string_field(b'"', format_order_id(r.symbol, r.order_id)) if r.order_id else b"",
+        string_field(b"*", r.client_order_id), uint_field(b"0", r.status),
+        string_field(b":", grid.format_quantity(r.filled_lots)), uint_field(b"@", r.seq),
+        uint_field(b"H", epoch),
+    ]
+    for trade in r.trades:
+        body = trade_body(grid, trade)
+        parts.append(b"R" + varint(len(body)) + body)  # trades = 10
+    return b"".join(parts)
 
 
 def cancel_refused(req: pb.CancelOrderRequest, code: int, reason: str) -> pb.CancelOrderResponse:

@@ -1,8 +1,9 @@
 """The `serve` process: standby until the lease is ours, recover, lead, shut down cleanly.
 
-Threads: the event loop (gRPC + the sequencer), wal-writer (group commit), outbox
-(Kafka), housekeeper (snapshots, S3 archive, pruning), lease-keeper (Redis), balance-feed
-(Kafka consumer). Only the loop touches the engine.
+Threads: the event loop (gRPC + the sequencer), wal-writer (group commit), housekeeper
+(snapshots, S3 archive, pruning), lease-keeper (Redis), balance-feed (Kafka consumer),
+outbox-relay. The outbox (Kafka publishing from the WAL) is a child process that serve
+spawns and supervises (adapters/outbox_process.py). Only the loop touches the engine.
 """
 
 import asyncio
@@ -22,24 +23,21 @@ from typing import Any
 
 import grpc
 import redis
-from confluent_kafka import Producer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from exchange.core.v1 import trading_core_batch_pb2_grpc
 from exchange.v1 import trading_core_pb2_grpc
 from exchange_common.kafka import producer_config
 from exchange_core.adapters.archive import Archive, make_s3_client
 from exchange_core.adapters.balance_feed import BalanceFeed
-from exchange_core.adapters.batch_service import TradingCoreBatchService
-from exchange_core.adapters.cursor_file import CursorFile
+from exchange_core.adapters.batch_service import TradingCoreBatchService, add_batch_service
 from exchange_core.adapters.event_mapping import EventMapper
 from exchange_core.adapters.grpc_service import TradingCoreService
 from exchange_core.adapters.housekeeper import Housekeeper
 from exchange_core.adapters.leader_lease import RedisLease
 from exchange_core.adapters.market_config import load_markets
 from exchange_core.adapters.metrics import CoreMetrics
-from exchange_core.adapters.outbox import Outbox
+from exchange_core.adapters.outbox_process import OutboxProcess
 from exchange_core.adapters.recovery import Recovered, recover
 from exchange_core.adapters.snapshot_store import SnapshotStore
 from exchange_core.adapters.wal_journal import WalJournal
@@ -64,7 +62,7 @@ class Running:
     node: CoreNode
     writer: WalWriter
     housekeeper: Housekeeper
-    outbox: Outbox | None
+    outbox: OutboxProcess | None
     feed: BalanceFeed | None
     extras: list[Any] = field(default_factory=list)
 
@@ -100,13 +98,13 @@ def _start_leader(
 ) -> tuple[Running, EventMapper]:
     engine = rec.engine
     gate = DurabilityGate(loop, rec.last_seq)
-    outbox_ref: list[Outbox] = []
+    outbox_ref: list[OutboxProcess] = []
 
     def on_durable(seq: int) -> None:
         loop.call_soon_threadsafe(gate.release, seq)
         metrics.durable_seq.set(seq)
         if outbox_ref:
-            outbox_ref[0].notify()
+            outbox_ref[0].durable(seq)
 
     def on_fatal(reason: str) -> None:
         log.error("stepping down: %s", reason)
@@ -131,12 +129,12 @@ def _start_leader(
             manifest=settings.data_dir / "archived.txt")
     outbox = None
     if settings.outbox_enabled:
-        outbox = Outbox(
-            settings.wal_dir, CursorFile(settings.outbox_cursor_path),
-            lambda: Producer(producer_config(settings.kafka_bootstrap) | {
+        outbox = OutboxProcess(
+            settings.wal_dir, settings.outbox_cursor_path,
+            producer_config(settings.kafka_bootstrap) | {
                 "linger.ms": 5, "queue.buffering.max.messages": 500_000,
-                "delivery.report.only.error": True}),
-            lambda: writer.durable_seq, is_fence_valid=lease.is_valid, observer=metrics)
+                "delivery.report.only.error": True},
+            durable_seq=rec.last_seq, fence_until=lease.valid_until, observer=metrics)
         outbox_ref.append(outbox)
     housekeeper = Housekeeper(
         shard_id=settings.shard_id, store=SnapshotStore(settings.snapshot_dir),
@@ -192,8 +190,7 @@ async def serve(settings: Settings) -> int:
     health = HealthServicer()
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     trading_core_pb2_grpc.add_TradingCoreServicer_to_server(service, server)
-    trading_core_batch_pb2_grpc.add_TradingCoreBatchServicer_to_server(
-        TradingCoreBatchService(service), server)
+    add_batch_service(TradingCoreBatchService(service), server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()

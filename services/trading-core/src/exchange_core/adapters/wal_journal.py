@@ -12,6 +12,7 @@ from exchange.core.v1 import wal_pb2
 from exchange_core.adapters import command_mapping
 from exchange_core.adapters.event_mapping import EventMapper
 from exchange_core.adapters.proto_wire import bytes_field
+from exchange_core.adapters.request_wire import LoggedBatch, LoggedCommand
 from exchange_core.adapters.wal_frame import RecordType, encode_frame
 from exchange_core.adapters.wal_reader import read_records, sequenced_items
 from exchange_core.adapters.wal_writer import WalWriter
@@ -106,6 +107,26 @@ def batch_commands(
             yield ReplayCommand(seq, _mapped(engine, which, getattr(item, which), ts_ns, seq))
 
 
+def logged_batch_commands(
+    engine: Engine, logged: LoggedBatch, after_seq: int
+) -> Iterator[ReplayCommand]:
+    """``batch_commands`` of a batch decoded by ``request_wire`` (same checks)."""
+    skipped = set(logged.skipped)
+    items = logged.items
+    if len(items) - len(skipped) != logged.count:
+        raise ValueError(f"WAL batch at seq {logged.first_seq}: {len(items)} commands, "
+                         f"{len(skipped)} skipped, but {logged.count} sequenced")
+    seq, ts_ns = logged.first_seq, logged.ts_ns
+    for index, item in enumerate(items):
+        if index in skipped:
+            continue
+        if seq > after_seq:
+            if not item.which:
+                raise ValueError(f"WAL seq {seq}: no command in batch item")
+            yield ReplayCommand(seq, _mapped(engine, item.which, item.request, ts_ns, seq))
+        seq += 1
+
+
 def _mapped(engine: Engine, which: str, request: Any, ts_ns: int, seq: int) -> Command:
     mapped: Command | command_mapping.Unsequenced
     if which == "place_order":
@@ -140,7 +161,18 @@ def replay_input(
     """WAL entries after ``after_seq`` as replay input; tracks balance feed positions and
     the newest epoch seen (``epochs[0]``) as it goes."""
     newest = epochs[0]
-    for entry in read_records(wal_dir, after_seq):
+    for entry in read_records(wal_dir, after_seq, fast_commands=True):
+        if isinstance(entry, LoggedCommand):  # place / cancel / cancel-all, decoded direct
+            if entry.epoch > newest:
+                newest = epochs[0] = entry.epoch
+            yield ReplayCommand(entry.seq, _mapped(engine(), entry.which, entry.request,
+                                                   entry.ts_ns, entry.seq))
+            continue
+        if isinstance(entry, LoggedBatch):
+            if entry.epoch > newest:
+                newest = epochs[0] = entry.epoch
+            yield from logged_batch_commands(engine(), entry, after_seq)
+            continue
         if isinstance(entry, wal_pb2.Checkpoint):
             yield ReplayCheckpoint(entry.seq, entry.state_hash.hex())
             continue

@@ -3,12 +3,18 @@
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast, overload
 
 import crc32c
 
 from exchange.core.v1 import wal_pb2
 from exchange.v1 import trading_core_pb2
+from exchange_core.adapters.request_wire import (
+    LoggedBatch,
+    LoggedCommand,
+    sequenced_batch,
+    sequenced_command,
+)
 from exchange_core.adapters.wal_frame import (
     HEADER,
     HEADER_SIZE,
@@ -56,10 +62,22 @@ def segments_from(wal_dir: Path, after_seq: int) -> list[Path]:
     return segments[start:]
 
 
-def read_records(wal_dir: Path, after_seq: int = 0) -> Iterator[WalRecord]:
+@overload
+def read_records(
+    wal_dir: Path, after_seq: int = 0, *, fast_commands: Literal[False] = False
+) -> Iterator[WalRecord]: ...
+@overload
+def read_records(
+    wal_dir: Path, after_seq: int = 0, *, fast_commands: bool
+) -> Iterator[WalRecord | LoggedCommand | LoggedBatch]: ...
+def read_records(
+    wal_dir: Path, after_seq: int = 0, *, fast_commands: bool = False
+) -> Iterator[WalRecord | LoggedCommand | LoggedBatch]:
     """Command, batch and checkpoint records holding seqs > after_seq, in order, seq
     continuity checked. A batch may start at or before ``after_seq`` (its first commands
-    then precede the snapshot): its reader skips those."""
+    then precede the snapshot): its reader skips those. With ``fast_commands``, command
+    and batch records that ``request_wire`` can decode come as ``LoggedCommand`` /
+    ``LoggedBatch`` (replay)."""
     expected = after_seq + 1
     parse_command = wal_pb2.SequencedCommand.FromString
     parse_batch = wal_pb2.SequencedBatch.FromString
@@ -74,7 +92,11 @@ def read_records(wal_dir: Path, after_seq: int = 0) -> Iterator[WalRecord]:
             if record_type == command_type:
                 if after_seq and 0 < leading_seq(payload) <= after_seq:  # skip unparsed
                     continue
-                command = parse_command(cast(bytes, payload))  # a view: no copy
+                command: wal_pb2.SequencedCommand | LoggedCommand | None = None
+                if fast_commands:
+                    command = sequenced_command(bytes(payload))
+                if command is None:
+                    command = parse_command(cast(bytes, payload))  # a view: no copy
                 if command.seq <= after_seq:
                     continue
                 if command.seq != expected:
@@ -84,7 +106,11 @@ def read_records(wal_dir: Path, after_seq: int = 0) -> Iterator[WalRecord]:
                 expected += 1
                 yield command
             elif record_type == batch_type:
-                batch = parse_batch(cast(bytes, payload))
+                batch: wal_pb2.SequencedBatch | LoggedBatch | None = None
+                if fast_commands:
+                    batch = sequenced_batch(bytes(payload))
+                if batch is None:
+                    batch = parse_batch(cast(bytes, payload))
                 first, end = batch.first_seq, batch.first_seq + batch.count
                 if end - 1 <= after_seq:
                     continue

@@ -18,6 +18,7 @@ from pathlib import Path
 import crc32c
 
 from exchange.core.v1 import wal_pb2
+from exchange_core.adapters.frame_scan import wanted_frames
 from exchange_core.adapters.wal_frame import (
     HEADER,
     HEADER_SIZE,
@@ -126,31 +127,18 @@ def iter_payloads(
 ) -> Iterator[tuple[int, int, memoryview]]:
     """(offset, record type, payload view) of the frames of ``path`` whose type is wanted.
 
-    The fast path of recovery: one read of the whole segment, frames walked with
-    ``unpack_from`` over a memoryview, every frame's CRC checked (wanted or not), and no
-    object per skipped frame. The first frame that does not check out is classified by
+    The fast path of recovery: one read of the whole segment, frames walked by compiled
+    code (``frame_scan``), every frame's CRC checked (wanted or not), and no object per
+    skipped frame. The first frame that does not check out is classified by
     ``scan_segment`` (torn tail of the newest segment: stop there; otherwise raise).
     """
     data = path.read_bytes()
     view = memoryview(data)
+    frames, offset = wanted_frames(data, wanted, TYPE_CRC, MAX_PAYLOAD_BYTES,
+                                   int(RecordType.SEGMENT_HEADER))
+    for frame_offset, record_type, start, stop in frames:
+        yield frame_offset, record_type, view[start:stop]
     end = len(data)
-    unpack_from, crc, type_crc = HEADER.unpack_from, crc32c.crc32c, TYPE_CRC
-    offset = 0
-    while offset + HEADER_SIZE <= end:
-        length, checksum, record_type = unpack_from(data, offset)
-        start = offset + HEADER_SIZE
-        stop = start + length
-        start_crc = type_crc.get(record_type)
-        if start_crc is None or length > MAX_PAYLOAD_BYTES or stop > end:
-            break
-        payload = view[start:stop]
-        if crc(payload, start_crc) != checksum or (
-            offset == 0 and record_type != RecordType.SEGMENT_HEADER
-        ):
-            break
-        if record_type in wanted:
-            yield offset, record_type, payload
-        offset = stop
     if offset < end:
         # Raises on corruption; a torn tail of the newest segment ends the segment here.
         scan_segment(path, is_last=is_last)
