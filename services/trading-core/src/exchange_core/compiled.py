@@ -18,8 +18,8 @@ from pathlib import Path
 # The hot path of Engine.apply (and what it allocates) and of turning its events into
 # bytes; everything else stays interpreted. Paths are relative to the exchange_core package.
 MODULES = (
-    "domain/account", "domain/book", "domain/engine", "domain/events", "domain/fees",
-    "domain/lifecycle", "domain/market", "domain/market_state", "domain/matching",
+    "domain/account", "domain/book", "domain/digest", "domain/engine", "domain/events",
+    "domain/fees", "domain/lifecycle", "domain/market", "domain/market_state", "domain/matching",
     "domain/order", "domain/record", "domain/results", "domain/state_hash", "domain/validation",
     "adapters/proto_wire", "adapters/event_mapping", "adapters/command_mapping",
     "adapters/reply_mapping", "adapters/wal_journal", "adapters/request_wire",

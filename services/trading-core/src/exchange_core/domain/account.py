@@ -1,8 +1,7 @@
 """Per-account risk state: balances per asset, open orders, rate-limit window."""
 
-import hashlib
-
 from exchange_common.ids import AccountId, Asset
+from exchange_core.domain.digest import text_digest
 from exchange_core.domain.order import Order
 
 
@@ -22,10 +21,7 @@ class Account:
 
     def __init__(self, account_id: AccountId) -> None:
         self.id = account_id
-        # Stable digest of the id for the state hash (BLAKE2b, as state_hash.text_digest;
-        # computed here once so the domain's lower modules need not import state_hash).
-        self.id_digest = int.from_bytes(
-            hashlib.blake2b(account_id.encode(), digest_size=7).digest(), "little")
+        self.id_digest = text_digest(account_id)  # for the state hash, computed once
         self.balances: dict[Asset, Balance] = {}
         # Open orders in the order they started resting (dict as an ordered set).
         self.open: dict[Order, None] = {}

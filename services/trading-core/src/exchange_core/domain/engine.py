@@ -22,6 +22,7 @@ from exchange_core.domain.commands import (
     PlaceOrder,
     SetSymbolMode,
 )
+from exchange_core.domain.digest import text_digest
 from exchange_core.domain.events import (
     BalanceApplied,
     BookDelta,
@@ -137,7 +138,7 @@ class Engine:
         self._hash_accounts = 0
         self._hash_adjustments = 0
         # (asset, digest) in asset order: an account's balances are digested in it.
-        self._asset_digests = [(a, state_hash.text_digest(a)) for a in sorted(self._scales)]
+        self._asset_digests = [(a, text_digest(a)) for a in sorted(self._scales)]
         self._config_digest = state_hash.config_digest(
             state_codec.encode_state(state_codec.config_state(config)))
         for m in self._markets.values():
@@ -145,7 +146,7 @@ class Engine:
             # in place), so the hot path credits fees without a lookup.
             m.fee_balance = self._fee_account.balance(m.grid.quote)
             m.fee_account = self._fee_account
-            m.symbol_digest = state_hash.text_digest(m.symbol)
+            m.symbol_digest = text_digest(m.symbol)
             m.dirty_orders = self._dirty_orders
             m.dirty_accounts = self._dirty_accounts
         self._adjustments: set[str] = set()

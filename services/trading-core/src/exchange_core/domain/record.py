@@ -27,6 +27,3 @@ class Record:
     def __repr__(self) -> str:
         inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
         return f"{type(self).__name__}({inner})"
-
-    def as_tuple(self) -> tuple[object, ...]:
-        return tuple(getattr(self, f) for f in self._fields)

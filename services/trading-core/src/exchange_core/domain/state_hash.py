@@ -36,10 +36,10 @@ from mypy_extensions import i64
 
 from exchange_common.ids import Asset
 from exchange_core.domain.account import Account
+from exchange_core.domain.digest import text_digest
 from exchange_core.domain.order import Order
 
 VERSION_PREFIX: Final = "02"
-DIGEST_BYTES: Final = 7
 MASK: Final = (1 << 58) - 1
 _BIG: Final = 1 << 62
 # Two lanes: x -> (x * K + v) mod P. P < 2**29 and K < P keep x * K < 2**58.
@@ -47,12 +47,6 @@ P1: Final = 536_870_909
 P2: Final = 536_870_879
 K1: Final = 387_420_489
 K2: Final = 282_475_249
-
-
-def text_digest(text: str) -> int:
-    """A stable 56-bit digest of a string (BLAKE2b; str hashing is randomized per process)."""
-    raw = hashlib.blake2b(text.encode(), digest_size=DIGEST_BYTES).digest()
-    return int.from_bytes(raw, "little")
 
 
 def _mix(a: int, b: int, v: int) -> tuple[int, int]:

@@ -2,13 +2,13 @@
 
 from exchange_common.ids import AccountId
 from exchange_core.domain.account import Account
+from exchange_core.domain.digest import text_digest
 from exchange_core.domain.order import Order
 from exchange_core.domain.state_hash import (
     account_record_digest,
     adjustment_digest,
     order_digest,
     order_record_digest,
-    text_digest,
 )
 
 
