@@ -14,6 +14,7 @@ from exchange.v1 import common_pb2
 from exchange.v1 import trading_core_pb2 as pb
 from exchange.v1 import trading_core_pb2_grpc as pb_grpc
 from exchange_core.adapters.wal_reader import read_entries
+from exchange_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +38,6 @@ def _unavailable(core: Any, market: Any, cid: str) -> bool:
     raise AssertionError(f"acknowledged: {reply}")
 
 
-def _wait(predicate: Any, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
-
 
 def _logged_commands(core: Any) -> list[wal_pb2.SequencedCommand]:
     return [e for e in read_entries(core.data_dir / "wal")
@@ -59,7 +53,7 @@ def test_only_the_lease_holder_makes_progress_and_a_stale_leader_is_fenced(
     second = core_factory(market, name="second", shard_id=shard, CORE_S3_ARCHIVE_ENABLED="false")
     first.start()
     first.wait_serving()
-    _wait(lambda: first.metric("core_durable_seq") >= deposits)
+    wait_until(lambda: first.metric("core_durable_seq") >= deposits)
     second.start()
     time.sleep(2.0)  # well past the lease TTL: the second had every chance to take over
     assert not second.is_serving()
@@ -73,7 +67,7 @@ def test_only_the_lease_holder_makes_progress_and_a_stale_leader_is_fenced(
     first.proc.send_signal(signal.SIGSTOP)
     try:
         second.wait_serving(timeout_s=30)
-        _wait(lambda: second.metric("core_durable_seq") >= deposits)
+        wait_until(lambda: second.metric("core_durable_seq") >= deposits)
         taken = _place(second, market, "second-1")
         assert taken.accepted and taken.epoch > first_epoch
         logged_before = len(_logged_commands(first))

@@ -2,7 +2,6 @@
 back, the outbox resumes from its cursor: every durable event reaches Kafka, none twice
 with different content, none that is not in the WAL."""
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from exchange.v1 import trading_core_pb2_grpc as pb_grpc
 from exchange_common.kafka import ensure_topics
 from exchange_core.adapters.wal_reader import read_events
 from exchange_testkit.private_kafka import PrivateKafka
+from exchange_testkit.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,13 +35,6 @@ def _orders(core: Any, market: Any, prefix: str, count: int) -> int:
     return accepted
 
 
-def _wait(predicate: Any, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
-
 
 def test_outbox_resumes_after_a_broker_restart_with_no_gap(
     core_factory: Any, market: Any, tmp_path: Path
@@ -57,22 +50,22 @@ def test_outbox_resumes_after_a_broker_restart_with_no_gap(
                             CORE_S3_ARCHIVE_ENABLED="false", CORE_WAL_PRUNE="false")
         core.start()
         core.wait_serving()
-        _wait(lambda: core.metric("core_durable_seq") >= deposits, 30)
+        wait_until(lambda: core.metric("core_durable_seq") >= deposits, 30)
         assert _orders(core, market, "before", 40) == 40
-        _wait(lambda: core.metric("core_outbox_lag_commands") == 0, 30)
+        wait_until(lambda: core.metric("core_outbox_lag_commands") == 0, 30)
 
         broker.stop()  # outage: matching must go on, publishing stalls
         assert _orders(core, market, "during", 40) == 40
-        _wait(lambda: core.metric("core_outbox_lag_commands") >= 40, 10)
+        wait_until(lambda: core.metric("core_outbox_lag_commands") >= 40, 10)
         assert core.terminate() == 0  # a restart during the outage: cursor on disk
         core.start()
         core.wait_serving()
         assert _orders(core, market, "restarted", 20) == 20
         # the gauge is set by the outbox thread: wait for it to count the new commands
-        _wait(lambda: core.metric("core_outbox_lag_commands") >= 60, 10)
+        wait_until(lambda: core.metric("core_outbox_lag_commands") >= 60, 10)
 
         broker.start()
-        _wait(lambda: core.metric("core_outbox_lag_commands") == 0, 90)
+        wait_until(lambda: core.metric("core_outbox_lag_commands") == 0, 90)
         assert core.terminate() == 0
         records = consume_range(broker.bootstrap, start)
     finally:

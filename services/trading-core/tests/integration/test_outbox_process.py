@@ -15,6 +15,7 @@ from exchange_core.adapters.cursor_file import CursorFile
 from exchange_core.adapters.outbox_process import OutboxProcess
 from exchange_core.adapters.wal_frame import RecordType, encode_frame
 from exchange_core.adapters.wal_writer import WalWriter
+from exchange_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +35,6 @@ def _write_wal(wal_dir: Path, topic: str, commands: int) -> None:
     writer.close()
 
 
-def _wait(predicate: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
-
 
 def _outbox(tmp_path: Path, bootstrap: str, durable: int,
             fence: Callable[[], float]) -> OutboxProcess:
@@ -58,10 +52,10 @@ def test_publishes_up_to_the_durable_seq_only_then_the_rest_and_persists_the_cur
     outbox = _outbox(tmp_path, kafka_bootstrap, 25, lambda: time.monotonic() + 30)
     outbox.start()
     try:
-        _wait(lambda: outbox.acked_cursor == 25)
+        wait_until(lambda: outbox.acked_cursor == 25)
         first = consume_range(kafka_bootstrap, {(topic, 0): 0})
         outbox.durable(40)
-        _wait(lambda: outbox.cursor == 40)  # acked and persisted
+        wait_until(lambda: outbox.cursor == 40)  # acked and persisted
     finally:
         outbox.stop()
     assert sorted(payload for _, payload in first) == sorted(
@@ -88,7 +82,7 @@ def test_an_expired_fence_publishes_nothing_and_a_restart_resumes_from_the_curso
     leader = _outbox(tmp_path, kafka_bootstrap, 10, lambda: time.monotonic() + 30)
     leader.start()
     try:
-        _wait(lambda: leader.cursor == 10)
+        wait_until(lambda: leader.cursor == 10)
     finally:
         leader.stop()
     published = {p for _, p in consume_range(kafka_bootstrap, {(topic, 0): 0})}
