@@ -43,6 +43,9 @@ from exchange_core.domain import (
 SYMBOL = Symbol("BTC-USDT")
 MID = 3_000_000  # 30000.00 at tick 0.01
 LEVELS = 50
+# Steady-state book of the mix: placed-to-rest orders tracked before passive placements
+# turn into cancels (about 100 per level per side; the book holds ~8k of them).
+BOOK_ORDERS = 10_000
 ACCOUNTS = [AccountId(f"acct{i:04d}") for i in range(1_000)]
 
 
@@ -71,8 +74,13 @@ def place(acct: AccountId, side: int, otype: int, tif: int, price: int, qty: int
                       codes.STP_NONE, ts, "")
 
 
-def mix_commands(n: int, seed: int) -> list[Any]:
-    """Seeded realistic mix. Order number == symbol seq == command index + 1."""
+def mix_commands(n: int, seed: int, book_orders: int = BOOK_ORDERS) -> list[Any]:
+    """Seeded realistic mix. Order number == symbol seq == command index + 1.
+
+    ``book_orders`` > 0 keeps the book in a steady state, as market makers do: while that
+    many placed orders are still tracked as resting (some of them filled since, so the
+    book holds fewer), a passive placement becomes a cancel. 0 lets the book grow with
+    N (adds outnumber cancels: ~70 resting orders per 1000 commands)."""
     rng = random.Random(seed)
     out: list[Any] = []
     resting: list[int] = []  # order numbers that were placed to rest (may be filled since)
@@ -84,6 +92,8 @@ def mix_commands(n: int, seed: int) -> list[Any]:
         side = codes.BUY if rng.random() < 0.5 else codes.SELL
         sign = 1 if side == codes.BUY else -1
         qty = rng.randint(1, 200)
+        if r < 0.40 and book_orders and len(resting) >= book_orders:
+            r = 0.40  # the book is full: cancel instead
         if r < 0.40 or (r < 0.80 and not resting):  # passive limit inside 50 levels
             price = MID - sign * rng.randint(1, LEVELS)
             out.append(place(acct, side, codes.LIMIT, codes.GTC, price, qty, ts))
@@ -206,6 +216,22 @@ def latencies(cmds: list[Any], gc_off: bool, gc_tuned: bool = False,
     return samples
 
 
+def mix_of(cmds: list[Any]) -> str:
+    """The command mix as shares of the stream (what the generator actually produced)."""
+    counts: dict[str, int] = {}
+    for cmd in cmds:
+        if type(cmd) is CancelOrder:
+            kind = "cancel"
+        elif cmd.order_type == codes.MARKET:
+            kind = "market"
+        elif cmd.time_in_force != codes.GTC:
+            kind = "ioc/fok"
+        else:
+            kind = "gtc"
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(f"{k} {100 * v / len(cmds):.1f} %" for k, v in sorted(counts.items()))
+
+
 def pct(samples: list[int], p: float) -> float:
     return samples[min(len(samples) - 1, int(len(samples) * p))] / 1_000
 
@@ -222,6 +248,10 @@ def main() -> None:
     parser.add_argument("--mode", choices=["mix", "plain", "memory"], default="mix")
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--book-orders", type=int, default=BOOK_ORDERS,
+                        help="mix: steady-state book size (placed-to-rest orders tracked "
+                             "before passive placements turn into cancels); 0 = the book "
+                             "grows with N")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--gc-off", action="store_true",
                         help="disable the cyclic GC while timing (a service would gc.freeze())")
@@ -249,8 +279,9 @@ def main() -> None:
         print(describe(engine))
         print(f"bytes per resting order (RSS delta): {(after - before) / args.n:.0f}")
         return
-    cmds = mix_commands(args.n, args.seed) if args.mode == "mix" else plain_commands(
-        args.n, args.seed)
+    cmds = mix_commands(args.n, args.seed, args.book_orders) if args.mode == "mix" else (
+        plain_commands(args.n, args.seed))
+    print(f"commands: {mix_of(cmds)}")
     rate, cpu_rate, engine = throughput(cmds, args.gc_off, args.gc_tune, args.hash_every)
     gc_mode = "off" if args.gc_off else "tuned" if args.gc_tune else "on"
     print(f"throughput: {rate:,.0f} commands/s wall ({1e6 / rate:.2f} us/command), "

@@ -16,15 +16,18 @@ class Balance:
 
 
 class Account:
-    __slots__ = ("balances", "cids", "dirty", "hv", "id", "id_digest", "open", "rl_count",
-                 "rl_window")
+    __slots__ = ("balances", "cids", "dirty", "first", "hv", "id", "id_digest", "last",
+                 "open_count", "rl_count", "rl_window")
 
     def __init__(self, account_id: AccountId) -> None:
         self.id = account_id
         self.id_digest = text_digest(account_id)  # for the state hash, computed once
         self.balances: dict[Asset, Balance] = {}
-        # Open orders in the order they started resting (dict as an ordered set).
-        self.open: dict[Order, None] = {}
+        # Open orders in the order they started resting: an intrusive doubly linked list
+        # through Order.prev/next (O(1) link and unlink, no hashing, no table to grow).
+        self.first: Order | None = None
+        self.last: Order | None = None
+        self.open_count = 0
         # client_order_id -> open order (unique per account among its open orders).
         self.cids: dict[str, Order] = {}
         self.rl_window = -1
@@ -37,6 +40,41 @@ class Account:
         if bal is None:
             bal = self.balances[asset] = Balance()
         return bal
+
+    def link(self, order: Order) -> None:
+        """``order`` starts resting: append it to the open list."""
+        last = self.last
+        order.prev = last
+        order.next = None
+        if last is None:
+            self.first = order
+        else:
+            last.next = order
+        self.last = order
+        self.open_count += 1
+
+    def unlink(self, order: Order) -> None:
+        """``order`` (in the open list) closes: take it out."""
+        prev, nxt = order.prev, order.next
+        if prev is None:
+            self.first = nxt
+        else:
+            prev.next = nxt
+        if nxt is None:
+            self.last = prev
+        else:
+            nxt.prev = prev
+        order.prev = order.next = None
+        self.open_count -= 1
+
+    def open_orders(self) -> list[Order]:
+        """The open orders, in the order they started resting."""
+        out = []
+        order = self.first
+        while order is not None:
+            out.append(order)
+            order = order.next
+        return out
 
     def admit(self, ts_ns: int, window_ns: int, limit: int) -> bool:
         """Count one command in the fixed window holding ``ts_ns``; False when over."""

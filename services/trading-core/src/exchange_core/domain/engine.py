@@ -60,7 +60,7 @@ ADJUSTMENT_ID_MAX_LEN = 128
 # Changed orders waiting to be folded into the state hash: past this many, apply folds
 # them (~2 ms) so the list stays bounded even if nobody asks for the hash.
 DIRTY_FOLD_AT: Final = 8192
-_NO_BAND = (0, 0)
+_NO_BAND: Final = (0, 0)
 # Codes as module constants: one dict lookup instead of two on the hot path.
 _OK: Final = codes.OK
 _BUY: Final = codes.BUY
@@ -77,6 +77,11 @@ _POST_ONLY_MODE: Final = codes.MODE_POST_ONLY
 _STATUS_NEW: Final = codes.STATUS_NEW
 _OPEN_MAX: Final = codes.STATUS_PARTIALLY_FILLED
 _CANCEL_USER: Final = codes.CANCEL_USER
+_REJECTED: Final = codes.STATUS_REJECTED
+_NOT_FOUND: Final = codes.ORDER_NOT_FOUND
+_CANCEL_STP: Final = codes.CANCEL_SELF_TRADE_PREVENTION
+_CANCEL_IOC: Final = codes.CANCEL_IOC_REMAINDER
+_CANCEL_MARKET: Final = codes.CANCEL_MARKET_REMAINDER
 # The command classes as Final names: the mypyc build keeps them in C statics (a module
 # global would be a dict lookup on every dispatch).
 _PLACE: Final = PlaceOrder
@@ -193,9 +198,10 @@ class Engine:
         mode = m.mode
         if mode != _NORMAL:
             if mode == _HALTED:
-                return _reject(m, cmd, codes.SYMBOL_HALTED, "symbol is halted")
+                return _reject(m, cid, account_id, codes.SYMBOL_HALTED, "symbol is halted")
             if mode == _CANCEL_ONLY:
-                return _reject(m, cmd, codes.SYMBOL_CANCEL_ONLY, "symbol is cancel-only")
+                return _reject(m, cid, account_id, codes.SYMBOL_CANCEL_ONLY,
+                               "symbol is cancel-only")
         g = m.grid
         limit = otype == _LIMIT
         # Fast static check of the common case (a valid LIMIT); anything it does not
@@ -211,10 +217,10 @@ class Engine:
         else:
             code, reason = check_place(g, cmd)
             if code != _OK:
-                return _reject(m, cmd, code, reason)
+                return _reject(m, cid, account_id, code, reason)
             tif = normalized_tif(otype, tif)
         if mode == _POST_ONLY_MODE and (not limit or tif != _GTC):
-            return _reject(m, cmd, codes.SYMBOL_POST_ONLY, "symbol is post-only")
+            return _reject(m, cid, account_id, codes.SYMBOL_POST_ONLY, "symbol is post-only")
         buy = side == _BUY
         ref = m.last_ticks or g.reference_ticks
         if ref != m.band_ref:
@@ -222,7 +228,7 @@ class Engine:
             m.band_low, m.band_high = _band(m)
         low, high = m.band_low, m.band_high
         if limit and high and not low <= price <= high:
-            return _reject(m, cmd, codes.PRICE_OUTSIDE_BAND, "price outside the band")
+            return _reject(m, cid, account_id, codes.PRICE_OUTSIDE_BAND, "price outside the band")
         acct = self._accounts.get(account_id)
         if acct is None:
             acct = self._account(account_id)
@@ -234,18 +240,20 @@ class Engine:
                 acct.rl_window = window
                 acct.rl_count = 0
             if acct.rl_count >= rl_count:
-                return _reject(m, cmd, codes.RATE_LIMITED, "too many commands")
+                return _reject(m, cid, account_id, codes.RATE_LIMITED, "too many commands")
             acct.rl_count += 1
         if cid and cid in acct.cids:
-            return _reject(m, cmd, codes.DUPLICATE_CLIENT_ORDER_ID, "client_order_id in use")
-        if len(acct.open) >= self._max_open:
-            return _reject(m, cmd, codes.TOO_MANY_OPEN_ORDERS, "too many open orders")
+            return _reject(m, cid, account_id, codes.DUPLICATE_CLIENT_ORDER_ID,
+                           "client_order_id in use")
+        if acct.open_count >= self._max_open:
+            return _reject(m, cid, account_id, codes.TOO_MANY_OPEN_ORDERS, "too many open orders")
         opp = m.asks if buy else m.bids
         post_only = post_only or mode == _POST_ONLY_MODE
         if post_only:
             best = opp.best()
             if best and (best <= price if buy else best >= price):
-                return _reject(m, cmd, codes.POST_ONLY_WOULD_TAKE, "post-only would take")
+                return _reject(m, cid, account_id, codes.POST_ONLY_WOULD_TAKE,
+                               "post-only would take")
         if not buy:
             asset = g.base
             unit = g.base_per_lot
@@ -261,7 +269,8 @@ class Engine:
         if bal is None:
             bal = acct.balance(asset)
         if bal.available < hold:
-            return _reject(m, cmd, codes.INSUFFICIENT_FUNDS, f"needs {hold} {asset} available")
+            return _reject(m, cid, account_id, codes.INSUFFICIENT_FUNDS,
+                           f"needs {hold} {asset} available")
         stp = stp or _STP_NONE
         cap = price if limit else _market_cap(buy, protection, low, high)
         order = Order(seq, m.symbol, acct, cid, side,
@@ -270,9 +279,9 @@ class Engine:
         if not limit:
             best = opp.best()
             if not best or (best > cap if buy else best < cap):
-                return _reject(m, cmd, codes.NO_LIQUIDITY, "no liquidity within bounds")
+                return _reject(m, cid, account_id, codes.NO_LIQUIDITY, "no liquidity within bounds")
         if tif == _FOK and not fillable(opp, order, cap, stp):
-            return _reject(m, cmd, codes.FOK_UNFILLABLE, "cannot fill completely")
+            return _reject(m, cid, account_id, codes.FOK_UNFILLABLE, "cannot fill completely")
         bal.available -= hold
         bal.hold += hold
         accepted = OrderAccepted(seq, cid, acct.id, side, otype, tif, price, qty,
@@ -320,7 +329,7 @@ class Engine:
                 lvl = (m.bids if order.side == _BUY else m.asks).add(order)
                 own = ((lvl.price, lvl.qty, lvl.count),)
                 m.orders[order.no] = order
-                order.acct.open[order] = None
+                order.acct.link(order)
                 if order.cid:
                     order.acct.cids[order.cid] = order
             else:
@@ -347,10 +356,10 @@ class Engine:
             return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
         m.seq = seq = m.seq + 1
         if m.mode == _HALTED:
-            return _reject(m, cmd, codes.SYMBOL_HALTED, "symbol is halted")
+            return _reject(m, cid, account_id, codes.SYMBOL_HALTED, "symbol is halted")
         if not account_id or len(account_id) > ACCOUNT_ID_MAX_LEN:
             code, reason = check_account(account_id)
-            return _reject(m, cmd, code, reason)
+            return _reject(m, cid, account_id, code, reason)
         acct = self._accounts.get(account_id)
         if acct is None:
             acct = self._account(account_id)
@@ -362,7 +371,7 @@ class Engine:
                 acct.rl_window = window
                 acct.rl_count = 0
             if acct.rl_count >= rl_count:
-                return _reject(m, cmd, codes.RATE_LIMITED, "too many commands")
+                return _reject(m, cid, account_id, codes.RATE_LIMITED, "too many commands")
             acct.rl_count += 1
         order: Order | None
         if order_id:
@@ -370,13 +379,13 @@ class Engine:
             order = m.orders.get(no)  # open, or closed and still retained
             if order is None or order.acct is not acct or order.status > _OPEN_MAX:
                 named = no if order is not None and order.acct is acct else 0
-                return _reject(m, cmd, codes.ORDER_NOT_FOUND, "no such open order", named)
+                return _reject(m, cid, account_id, _NOT_FOUND, "no such open order", named)
         elif cid:
             order = acct.cids.get(cid)
             if order is None or order.sym != m.symbol:
-                return _reject(m, cmd, codes.ORDER_NOT_FOUND, "no such open order")
+                return _reject(m, cid, account_id, _NOT_FOUND, "no such open order")
         else:
-            return _reject(m, cmd, codes.ORDER_NOT_FOUND, "order_id or client_order_id needed")
+            return _reject(m, cid, account_id, _NOT_FOUND, "order_id or client_order_id needed")
         events: list[Event] = []
         lvl = cancel_resting(m, order, _CANCEL_USER, events)
         level = ((lvl.price, lvl.qty, lvl.count),)
@@ -400,7 +409,7 @@ class Engine:
                 if m is None:
                     return Result(code, reason, cmd.symbol, 0, [])
                 m.seq += 1
-                return _reject(m, cmd, code, reason)
+                return _reject(m, "", cmd.account_id, code, reason)
         reason_code = codes.CANCEL_ALL if acct is not None else codes.CANCEL_ADMIN
         if cmd.symbol:
             m = self._markets.get(cmd.symbol)
@@ -408,7 +417,7 @@ class Engine:
                 return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", cmd.symbol, 0, [])
             m.seq += 1
             if m.mode == codes.MODE_HALTED:
-                return _reject(m, cmd, codes.SYMBOL_HALTED, "symbol is halted")
+                return _reject(m, "", cmd.account_id, codes.SYMBOL_HALTED, "symbol is halted")
             events = _cancel_many(m, acct, reason_code)
             count = sum(1 for e in events if type(e) is OrderCanceled)
             return Result(codes.OK, "", m.symbol, m.seq, events, canceled_count=count)
@@ -506,7 +515,7 @@ class Engine:
         acct = self._accounts.get(AccountId(account_id))
         if acct is None:
             return []
-        mine = sorted((o for o in acct.open if not symbol or o.sym == symbol),
+        mine = sorted((o for o in acct.open_orders() if not symbol or o.sym == symbol),
                       key=lambda o: (o.sym, o.no))
         return [view_of(o) for o in (mine[:limit] if limit > 0 else mine)]
 
@@ -556,16 +565,18 @@ class Engine:
         (about one digest per changed entity) instead of paying it at a checkpoint.
         """
         markets = self._markets
+        m: MarketState | None = None
         for order in self._dirty_orders:
             order.dirty = False
             if order.hv < 0:
                 continue  # evicted from the index since (MarketState.remember): gone
-            m = markets[Symbol(order.sym)]
+            if m is None or order.sym is not m.symbol:
+                m = markets[Symbol(order.sym)]
             new = state_hash.order_digest(order, m.symbol_digest)
-            m.hash_orders += new - order.hv
+            # Masked at every step: the sum stays a machine-size int (mod 2**58 is all
+            # the hash uses).
+            m.hash_orders = (m.hash_orders + new - order.hv) & state_hash.MASK
             order.hv = new
-        for m in markets.values():
-            m.hash_orders &= state_hash.MASK
         self._dirty_orders.clear()
         total = self._hash_accounts
         assets = self._asset_digests
@@ -636,12 +647,12 @@ def view_of(order: Order) -> OrderView:
                      post_only, order.no, order.updated_seq, order.hold)
 
 
-def _reject(m: MarketState, cmd: PlaceOrder | CancelOrder | CancelAll, code: int, reason: str,
+def _reject(m: MarketState, cid: str, account_id: AccountId, code: int, reason: str,  # noqa: PLR0917
             order_no: int = 0) -> Result:
-    cid = cmd.client_order_id if type(cmd) is not CancelAll else ""  # type: ignore[union-attr]
-    event = OrderRejected(cid, cmd.account_id, code, reason, order_no)
+    """The rejection of a command of ``m`` (its client order id, "" for CancelAll)."""
+    event = OrderRejected(cid, account_id, code, reason, order_no)
     return Result(code, reason, m.symbol, m.seq, [event], order_no, cid,
-                         codes.STATUS_REJECTED, 0, 0, 0, ())
+                         _REJECTED, 0, 0, 0, ())
 
 
 def _reserve(g: MarketGrid, cmd: PlaceOrder, limit: bool, buy: bool) -> tuple[Asset, int, int]:
@@ -660,7 +671,9 @@ def _band(m: MarketState) -> tuple[int, int]:
     ref = m.last_ticks or m.grid.reference_ticks
     if not bps or not ref:
         return _NO_BAND
-    return -((-ref * (10_000 - bps)) // 10_000), ref * (10_000 + bps) // 10_000
+    # ceil(ref * (1 - bps/10^4)) as floor((x + 9_999) / 10^4): no negative operand,
+    # which would take mypyc's slow (bignum) path
+    return (ref * (10_000 - bps) + 9_999) // 10_000, ref * (10_000 + bps) // 10_000
 
 
 def _market_cap(buy: bool, protection: int, low: int, high: int) -> int:
@@ -672,8 +685,8 @@ def _market_cap(buy: bool, protection: int, low: int, high: int) -> int:
 
 def _remainder_reason(stopped: bool, limit: bool) -> int:
     if stopped:
-        return codes.CANCEL_SELF_TRADE_PREVENTION
-    return codes.CANCEL_IOC_REMAINDER if limit else codes.CANCEL_MARKET_REMAINDER
+        return _CANCEL_STP
+    return _CANCEL_IOC if limit else _CANCEL_MARKET
 
 
 def _rest(m: MarketState, order: Order, buy: bool) -> BookDelta:
@@ -692,7 +705,7 @@ def _rest(m: MarketState, order: Order, buy: bool) -> BookDelta:
     m.orders[order.no] = order
     m.touch(order)
     acct = order.acct
-    acct.open[order] = None
+    acct.link(order)
     if order.cid:
         acct.cids[order.cid] = order
     level = ((price, lvl.qty, lvl.count),)
@@ -703,22 +716,23 @@ def _delta(touched: list[Level]) -> BookDelta:
     if len(touched) == 1:
         lvl = touched[0]
         level = ((lvl.price, lvl.qty, lvl.count),)
-        return BookDelta(level, ()) if lvl.side == codes.BUY else BookDelta((), level)
-    bids = sorted(((lv.price, lv.qty, lv.count) for lv in touched if lv.side == codes.BUY),
+        return BookDelta(level, ()) if lvl.side == _BUY else BookDelta((), level)
+    bids = sorted(((lv.price, lv.qty, lv.count) for lv in touched if lv.side == _BUY),
                   reverse=True)
-    asks = sorted((lv.price, lv.qty, lv.count) for lv in touched if lv.side != codes.BUY)
+    asks = sorted((lv.price, lv.qty, lv.count) for lv in touched if lv.side != _BUY)
     return BookDelta(tuple(bids), tuple(asks))
 
 
 def _has_orders(m: MarketState, acct: Account | None) -> bool:
     if acct is None:
         return bool(m.open_orders())
-    return any(o.sym == m.symbol for o in acct.open)
+    return any(o.sym == m.symbol for o in acct.open_orders())
 
 
 def _cancel_many(m: MarketState, acct: Account | None, reason: int) -> list[Event]:
     """Cancel every open order of ``m`` (of ``acct`` if given), oldest first."""
-    victims = m.open_orders() if acct is None else [o for o in acct.open if o.sym == m.symbol]
+    victims = m.open_orders() if acct is None else [o for o in acct.open_orders()
+                                                        if o.sym == m.symbol]
     events: list[Event] = []
     touched: list[Level] = []
     for order in victims:

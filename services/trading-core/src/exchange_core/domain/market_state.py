@@ -5,6 +5,7 @@ from exchange_core.domain.account import Account, Balance
 from exchange_core.domain.book import BookSide
 from exchange_core.domain.market import MarketGrid
 from exchange_core.domain.order import Order
+from exchange_core.domain.state_hash import MASK
 
 
 class MarketState:
@@ -43,9 +44,9 @@ class MarketState:
         # Every open order and the ``retain`` most recently closed ones, by number: one
         # index, so closing an order costs no dict operation (eviction costs one).
         self.orders: dict[int, Order] = {}
-        # Numbers of the closed orders still indexed, a ring: full once it holds
-        # ``retain``, and then closed_ring[closed_next] is the oldest (next to evict).
-        self.closed_ring: list[int] = []
+        # The closed orders still indexed, a ring: full once it holds ``retain``, and
+        # then closed_ring[closed_next] is the oldest (next to evict).
+        self.closed_ring: list[Order] = []
         self.closed_next = 0
         self.retain = retain
         self.seq = 0
@@ -76,24 +77,22 @@ class MarketState:
         ring = self.closed_ring
         retain = self.retain
         if len(ring) < retain:
-            ring.append(order.no)
+            ring.append(order)
             return
         if retain <= 0:
             del self.orders[order.no]
-            self.hash_orders -= order.hv  # leaves the state: its digest leaves the sum
+            # leaves the state: its digest leaves the sum (mod 2**58)
+            self.hash_orders = (self.hash_orders - order.hv) & MASK
             order.hv = -1
             return
         i = self.closed_next
-        evicted = self.orders.pop(ring[i])
-        self.hash_orders -= evicted.hv
+        evicted = ring[i]
+        del self.orders[evicted.no]
+        self.hash_orders = (self.hash_orders - evicted.hv) & MASK
         evicted.hv = -1
-        ring[i] = order.no
+        ring[i] = order
         i += 1
-        self.closed_next = i if i < self.retain else 0
-
-    def closed_oldest_first(self) -> list[int]:
-        ring, i = self.closed_ring, self.closed_next
-        return ring[i:] + ring[:i]
+        self.closed_next = i if i < retain else 0
 
     def touch(self, order: Order) -> None:
         """The order changed (or entered or left the index): re-digest it later."""
@@ -115,5 +114,5 @@ class MarketState:
 
     def closed_orders(self) -> list[Order]:
         """Retained closed orders, oldest closed first."""
-        orders = self.orders
-        return [orders[no] for no in self.closed_oldest_first()]
+        ring, i = self.closed_ring, self.closed_next
+        return ring[i:] + ring[:i]

@@ -153,7 +153,7 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
                 # the lifecycle table's FULL_FILL row (ME-6), set without the lookup.
                 mk.status = _FILLED
                 # _finish_maker, inlined: unindex, release what it still holds.
-                del mk_acct.open[mk]
+                mk_acct.unlink(mk)
                 cid = mk.cid
                 if cid and mk_acct.cids.get(cid) is mk:
                     del mk_acct.cids[cid]
@@ -203,7 +203,7 @@ def _prevent_self_trade(m: MarketState, lvl: Level, mk: Order, stp: int,  # noqa
 
 def _unindex(m: MarketState, order: Order) -> None:
     acct = order.acct
-    del acct.open[order]
+    acct.unlink(order)
     cid = order.cid
     if cid and acct.cids.get(cid) is order:
         del acct.cids[cid]
@@ -247,7 +247,7 @@ def cancel_resting(m: MarketState, order: Order, reason: int, events: list[Event
     m.touch(order)
     acct = order.acct
     m.touch_account(acct)
-    del acct.open[order]
+    acct.unlink(order)
     cid = order.cid
     if cid and acct.cids.get(cid) is order:
         del acct.cids[cid]

@@ -34,7 +34,9 @@ class Order:
         "hold",
         "hv",
         "kind",
+        "next",
         "no",
+        "prev",
         "price",
         "qty",
         "remaining",
@@ -64,6 +66,9 @@ class Order:
         # and whether it waits in the dirty list to be re-digested.
         self.hv = 0
         self.dirty = False
+        # Neighbours in the account's open-order list while open (Account.link).
+        self.prev: Order | None = None
+        self.next: Order | None = None
 
     @property
     def is_open(self) -> bool:

@@ -29,10 +29,13 @@ def check_engine(engine: "Engine") -> None:
             holds[key] = holds.get(key, 0) + order.hold
             open_by_account.setdefault(order.acct.id, set()).add(id(order))
     for acct in engine._accounts.values():
-        require({id(o) for o in acct.open} == open_by_account.get(acct.id, set()), "RISK-4",
-                f"open-order index of {acct.id} differs from the books")
+        listed = acct.open_orders()
+        mine = {id(o) for o in listed}
+        require(mine == open_by_account.get(acct.id, set()) and len(mine) == len(listed)
+                == acct.open_count, "RISK-4", f"open-order list of {acct.id} differs from "
+                "the books")
         for cid, order in acct.cids.items():
-            require(order.cid == cid and order in acct.open, "RISK-4",
+            require(order.cid == cid and id(order) in mine, "RISK-4",
                     f"client id index of {acct.id} is stale")
         for asset, bal in acct.balances.items():
             require(bal.available >= 0 and bal.hold >= 0, "RISK-3",

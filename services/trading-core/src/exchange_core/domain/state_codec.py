@@ -146,7 +146,7 @@ def _rebuild(state: dict[str, Any], factory: "type[Engine]") -> "Engine":
                     resting.append(order)
         for order in sorted(resting, key=lambda o: o.no):
             m.orders[order.no] = order
-            order.acct.open[order] = None
+            order.acct.link(order)
             if order.cid:
                 order.acct.cids[order.cid] = order
     engine.rehash()

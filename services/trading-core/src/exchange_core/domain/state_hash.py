@@ -41,7 +41,6 @@ from exchange_core.domain.order import Order
 
 VERSION_PREFIX: Final = "02"
 MASK: Final = (1 << 58) - 1
-_BIG: Final = 1 << 62
 # Two lanes: x -> (x * K + v) mod P. P < 2**29 and K < P keep x * K < 2**58.
 P1: Final = 536_870_909
 P2: Final = 536_870_879
@@ -79,7 +78,9 @@ def order_digest(order: Order, symbol_digest: int) -> int:
     unit = order.unit
     upd = order.updated_seq
     flags = order.side | order.kind << 2 | order.status << 12
-    if order.cid or (symbol_digest | no | acct | price | qty | remaining | unit | upd) >= _BIG:
+    # (">> 62" rather than ">= 1 << 62": 2**62 does not fit mypyc's tagged int, so that
+    # comparison would box its left side on every call; negatives take the slow path too.)
+    if order.cid or (symbol_digest | no | acct | price | qty | remaining | unit | upd) >> 62:
         return _order_fields(symbol_digest, no, acct, order.cid, flags, price, qty,
                              remaining, unit, upd)
     p1: i64 = P1
