@@ -8,16 +8,21 @@ from exchange_core.domain.events import Event, Level, TradeExecuted
 from exchange_core.domain.record import Record
 
 
-class Batch(NamedTuple):
+class Batch(Record):
     """Events of one symbol under one sequence number (the envelope's symbol and seq).
 
     ``symbol`` is "" for account-level events (BalanceApplied); ``seq`` is then the
-    engine's account-level sequence.
+    engine's account-level sequence. (A Record, not a NamedTuple: the event encoder asks
+    every command's result for its batches.)
     """
 
-    symbol: Symbol
-    seq: int
-    events: list[Event]
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "seq", "events")
+    __slots__ = _fields
+
+    def __init__(self, symbol: Symbol, seq: int, events: list[Event]) -> None:
+        self.symbol = symbol
+        self.seq = seq
+        self.events = events
 
 
 class Result(Record):
@@ -67,8 +72,13 @@ class Result(Record):
 
     def batches(self) -> list[Batch]:
         """Every (symbol, seq, events) group of this command, in order."""
-        head = [Batch(self.symbol, self.seq, self.events)] if self.seq else []
-        return head + list(self.more)
+        more = self.more
+        if not self.seq:
+            return list(more)
+        head = [Batch(self.symbol, self.seq, self.events)]
+        if more:
+            head.extend(more)
+        return head
 
 
 class OrderView(NamedTuple):
