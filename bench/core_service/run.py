@@ -95,6 +95,24 @@ def _tree_cpu_s(pid: int) -> tuple[float, float]:
     return _cpu_s(pid), total
 
 
+def _broker_pid() -> int | None:
+    """The local Kafka broker (its CPU is part of what an order costs here), if found."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if b"kafka.Kafka" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+    return None
+
+
+def _cpu_or_zero(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    with contextlib.suppress(OSError):
+        return _cpu_s(pid)
+    return 0.0
+
+
 def _percentile(values: list[int], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
@@ -156,10 +174,13 @@ def main() -> int:
         with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
             pending = pool.map_async(_client, jobs)
             time.sleep(max(0.0, start_at - time.time()))
+            broker = _broker_pid()
             before, cpu_before, load_before = _metrics(metrics_port), _tree_cpu_s(core.pid), \
                 os.getloadavg()
+            broker_before = _cpu_or_zero(broker)
             results = pending.get()
         after, cpu_after = _metrics(metrics_port), _tree_cpu_s(core.pid)
+        broker_cpu = _cpu_or_zero(broker) - broker_before
         elapsed = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
     finally:
         core.terminate()
@@ -200,6 +221,9 @@ def main() -> int:
           f" cores); clients {client_cpu:.2f}s"
           f" = {client_cpu / acked * 1e6:.0f} us/order; load average {load_before[0]:.2f} "
           f"(start) {os.getloadavg()[0]:.2f} (end)")
+    if broker is not None:
+        print(f"CPU: Kafka broker (pid {broker}, shared with everyone) {broker_cpu:.2f}s = "
+              f"{broker_cpu / acked * 1e6:.0f} us/order during the run")
     if any(r.get("exhausted") for r in results):
         print("WARNING: a client ran out of pre-generated requests: raise --max-rate")
     shutil.rmtree(work, ignore_errors=True)

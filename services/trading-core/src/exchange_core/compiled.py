@@ -24,6 +24,8 @@ MODULES = (
     "adapters/proto_wire", "adapters/event_mapping", "adapters/command_mapping",
     "adapters/reply_mapping", "adapters/wal_journal", "adapters/request_wire",
     "adapters/frame_scan",
+    "adapters/segment_replay",
+    "adapters/event_frames", "adapters/batch_staging",
 )
 STAMP_NAME = "SOURCES.sha256"
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -5,8 +5,7 @@ WAL and changes nothing. Replay maps the WAL's stored requests through the same
 functions, so a request that mapped once maps again to the same command.
 """
 
-from collections.abc import Callable
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from exchange.v1 import events_pb2, trading_core_pb2
 from exchange_common.ids import AccountId, Asset, Symbol
@@ -16,6 +15,7 @@ from exchange_core.domain import (
     CancelOrder,
     Command,
     Engine,
+    MarketGrid,
     Parsed,
     PlaceOrder,
     SetSymbolMode,
@@ -23,24 +23,32 @@ from exchange_core.domain import (
     parse_asset_amount,
 )
 
-_PARSE_CACHE_MAX = 50_000
-_price_cache: dict[tuple[str, str], Parsed] = {}
-_quantity_cache: dict[tuple[str, str], Parsed] = {}
+_PARSE_CACHE_MAX: Final = 50_000
+_GRIDS_MAX: Final = 256
+# grid -> decimal text -> parsed (prices; quantities): the same prices and sizes repeat,
+# and a grid (immutable) always parses a text the same way. Bounded: a full map is emptied.
+_price_cache: Final[dict[MarketGrid, dict[str, Parsed]]] = {}  # Final: a C static, compiled
+_quantity_cache: Final[dict[MarketGrid, dict[str, Parsed]]] = {}
+# A NamedTuple's own __new__ is interpreted Python (a frame per command, compiled or not);
+# tuple.__new__ makes the same object from all its fields in order (tests compare both).
+_new: Final = tuple.__new__
 
 
-def _cached(cache: dict[tuple[str, str], Parsed], step: str, text: str,
-            parse: Callable[[str], Parsed]) -> Parsed:
-    """Decimal parsing memoized per (grid step, text): the same prices and sizes repeat.
-
-    A price parse depends only on the tick size (a quantity's only on the lot size), so
-    the step text is the whole key, whatever the market or engine; bounded.
-    """
-    key = (step, text)
-    parsed = cache.get(key)
-    if parsed is None:
-        if len(cache) >= _PARSE_CACHE_MAX:
+def _parsed(grid: MarketGrid, text: str, *, quantity: bool) -> Parsed:
+    """``grid.parse_quantity`` (``quantity``) or ``grid.parse_price`` of ``text``,
+    memoized."""
+    cache = _quantity_cache if quantity else _price_cache
+    by_text = cache.get(grid)
+    if by_text is None:
+        if len(cache) >= _GRIDS_MAX:
             cache.clear()
-        parsed = cache[key] = parse(text)
+        by_text = cache[grid] = {}
+    parsed = by_text.get(text)
+    if parsed is None:
+        if len(by_text) >= _PARSE_CACHE_MAX:
+            by_text.clear()
+        parsed = by_text[text] = (grid.parse_quantity(text) if quantity else
+                                  grid.parse_price(text))
     return parsed
 
 
@@ -54,78 +62,84 @@ class Unsequenced(NamedTuple):
 def place_order(
     engine: Engine, req: trading_core_pb2.PlaceOrderRequest, ts_ns: int = 0
 ) -> Command | Unsequenced:
-    grid = engine.grid(Symbol(req.symbol))
+    return place_fields(
+        engine, symbol=req.symbol, account_id=req.account_id,
+        client_order_id=req.client_order_id, side=req.side, order_type=req.order_type,
+        time_in_force=req.time_in_force, price_text=req.price, quantity_text=req.quantity,
+        quote_budget=req.quote_budget, protection_price=req.protection_price,
+        post_only=req.post_only, stp=req.self_trade_prevention, ts_ns=ts_ns,
+        correlation_id=req.meta.correlation_id)
+
+
+def place_fields(
+    engine: Engine, *, symbol: str, account_id: str, client_order_id: str, side: int,
+    order_type: int, time_in_force: int, price_text: str, quantity_text: str, quote_budget: str,
+    protection_price: str, post_only: bool, stp: int, ts_ns: int, correlation_id: str,
+) -> Command | Unsequenced:
+    """The PlaceOrder of a request's fields (the one mapping of every place path)."""
+    grid = engine.grid(Symbol(symbol))
     if grid is None:
-        return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}")
+        return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
     price_ticks = 0
-    if req.price or req.order_type != codes.MARKET:
-        price = _cached(_price_cache, grid.spec.tick_size, req.price, grid.parse_price)
-        if not price.ok:
-            return Unsequenced(price.code, price.reason)
-        price_ticks = price.value
-    qty = _cached(_quantity_cache, grid.spec.lot_size, req.quantity,
-                  grid.parse_quantity)
-    if not qty.ok:
-        return Unsequenced(qty.code, qty.reason)
+    if price_text or order_type != codes.MARKET:
+        # Unpacked: a Parsed is a tuple, its ``ok`` property and fields are lookups.
+        price_ticks, code, reason = _parsed(grid, price_text, quantity=False)
+        if code != codes.OK:
+            return Unsequenced(code, reason)
+    lots, code, reason = _parsed(grid, quantity_text, quantity=True)
+    if code != codes.OK:
+        return Unsequenced(code, reason)
     budget = 0
-    if req.quote_budget:
-        parsed = grid.parse_amount(grid.quote, req.quote_budget)
+    if quote_budget:
+        parsed = grid.parse_amount(grid.quote, quote_budget)
         if not parsed.ok or parsed.value <= 0:
             reason = parsed.reason or "must be > 0"
             return Unsequenced(codes.INVALID_AMOUNT, f"quote_budget: {reason}")
         budget = parsed.value
     protection = 0
-    if req.protection_price:
-        parsed = grid.parse_price(req.protection_price)
+    if protection_price:
+        parsed = grid.parse_price(protection_price)
         if not parsed.ok:
             return Unsequenced(parsed.code, f"protection_price: {parsed.reason}")
         protection = parsed.value
-    return PlaceOrder(
-        symbol=Symbol(req.symbol),
-        account_id=AccountId(req.account_id),
-        client_order_id=req.client_order_id,
-        side=req.side,
-        order_type=req.order_type,
-        time_in_force=req.time_in_force,
-        price_ticks=price_ticks,
-        qty_lots=qty.value,
-        quote_budget=budget,
-        protection_ticks=protection,
-        post_only=req.post_only,
-        stp=req.self_trade_prevention,
-        ts_ns=ts_ns,
-        correlation_id=req.meta.correlation_id,
-    )
+    return _new(PlaceOrder, (Symbol(symbol), AccountId(account_id), client_order_id, side,
+                             order_type, time_in_force, price_ticks, lots, budget,
+                             protection, post_only, stp, ts_ns, correlation_id))
 
 
 def cancel_order(
     engine: Engine, req: trading_core_pb2.CancelOrderRequest, ts_ns: int = 0
 ) -> Command | Unsequenced:
-    if engine.grid(Symbol(req.symbol)) is None:
-        return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}")
-    if not req.order_id and not req.client_order_id:
-        return Unsequenced(codes.ORDER_NOT_FOUND, "one of order_id / client_order_id is required")
-    return CancelOrder(
-        symbol=Symbol(req.symbol),
-        account_id=AccountId(req.account_id),
-        order_id=req.order_id,
-        client_order_id=req.client_order_id,
-        ts_ns=ts_ns,
-        correlation_id=req.meta.correlation_id,
-    )
+    return cancel_fields(engine, req.symbol, req.account_id, order_id=req.order_id,
+                         client_order_id=req.client_order_id, ts_ns=ts_ns,
+                         correlation_id=req.meta.correlation_id)
 
 
 def cancel_all(
     engine: Engine, req: trading_core_pb2.CancelAllRequest, ts_ns: int = 0
 ) -> Command | Unsequenced:
-    if req.symbol and engine.grid(Symbol(req.symbol)) is None:
-        return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {req.symbol!r}")
-    return CancelAll(
-        symbol=Symbol(req.symbol),
-        account_id=AccountId(req.account_id),
-        ts_ns=ts_ns,
-        correlation_id=req.meta.correlation_id,
-    )
+    return cancel_all_fields(engine, req.symbol, req.account_id, ts_ns,
+                             req.meta.correlation_id)
+
+
+def cancel_fields(
+    engine: Engine, symbol: str, account_id: str, *, order_id: str, client_order_id: str,
+    ts_ns: int, correlation_id: str,
+) -> Command | Unsequenced:
+    if engine.grid(Symbol(symbol)) is None:
+        return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+    if not order_id and not client_order_id:
+        return Unsequenced(codes.ORDER_NOT_FOUND, "one of order_id / client_order_id is required")
+    return _new(CancelOrder, (Symbol(symbol), AccountId(account_id), order_id,
+                              client_order_id, ts_ns, correlation_id))
+
+
+def cancel_all_fields(
+    engine: Engine, symbol: str, account_id: str, ts_ns: int, correlation_id: str
+) -> Command | Unsequenced:
+    if symbol and engine.grid(Symbol(symbol)) is None:
+        return Unsequenced(codes.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+    return CancelAll(Symbol(symbol), AccountId(account_id), ts_ns, correlation_id)
 
 
 def set_symbol_mode(

@@ -5,8 +5,7 @@ index of the event in its batch), so a re-published event carries the same id. I
 become canonical decimal strings with the market's grid.
 """
 
-from collections.abc import Callable
-from typing import Any
+from typing import Final
 
 from exchange.v1 import events_pb2
 from exchange_common.envelope import EVENT_VERSION
@@ -31,31 +30,40 @@ from exchange_core.domain import (
     format_trade_id,
 )
 
-ORDER_TOPIC = str(Topic.CORE_ORDER_EVENTS)
-TRADE_TOPIC = str(Topic.CORE_TRADE_EVENTS)
-BOOK_TOPIC = str(Topic.CORE_BOOK_EVENTS)
-ACCOUNT_PRODUCER = "accounts"
+ORDER_TOPIC: Final = str(Topic.CORE_ORDER_EVENTS)
+TRADE_TOPIC: Final = str(Topic.CORE_TRADE_EVENTS)
+BOOK_TOPIC: Final = str(Topic.CORE_BOOK_EVENTS)
+ACCOUNT_PRODUCER: Final = "accounts"
 # OutboxEvent.topic (field 1), serialized once per topic.
-_TOPIC_FIELDS = {t: b"\n" + bytes((len(t),)) + t.encode()
+_TOPIC_FIELDS: Final = {t: b"\n" + bytes((len(t),)) + t.encode()
                  for t in (ORDER_TOPIC, TRADE_TOPIC, BOOK_TOPIC)}
 
 
-_CACHE_MAX = 50_000
-_NS_PER_S = 1_000_000_000
+_CACHE_MAX: Final = 50_000
+_TRADES_KEPT: Final = 20_000  # trades between their event and their reply (in flight)
+_NS_PER_S: Final = 1_000_000_000
 # Length-delimited field keys ((field number << 3) | 2) of the event bodies.
-_ACCEPTED, _REJECTED, _CANCELED, _FILLED, _BALANCE_APPLIED = b"\x12", b"\x1a", b'"', b"2", b":"
-_TRADE = _DELTA = b"\x12"  # TradeEvent.trade = 2, BookEvent.delta = 2
-_EVENT_VERSION = b"\x10" + varint(EVENT_VERSION)  # EventEnvelope.event_version = 2
+_ACCEPTED: Final = b"\x12"
+_REJECTED: Final = b"\x1a"
+_CANCELED: Final = b'"'
+_FILLED: Final = b"2"
+_BALANCE_APPLIED: Final = b":"
+_TRADE: Final = b"\x12"  # TradeEvent.trade = 2
+_DELTA: Final = b"\x12"  # BookEvent.delta = 2
+_EVENT_VERSION: Final = b"\x10" + varint(EVENT_VERSION)  # EventEnvelope.event_version = 2
 
 
 class CachedGrid:
     """A market's integer -> decimal string formatting, memoized (bounded).
 
     Prices, quantities and amounts repeat a lot within a market, and formatting is the
-    largest cost of turning events into messages on the command path.
+    largest cost of turning events into messages on the command path. The ``*_field``
+    methods also memoize the encoded field (key, length, UTF-8 text) per field key: the
+    bytes ``string_field(tag, format_...(value))`` gives.
     """
 
-    __slots__ = ("_amounts", "_grid", "_prices", "_quantities", "base", "quote", "symbol")
+    __slots__ = ("_amount_fields", "_amounts", "_grid", "_price_fields", "_prices",
+                 "_quantities", "_quantity_fields", "_trades", "base", "quote", "symbol")
 
     def __init__(self, grid: MarketGrid) -> None:
         self._grid = grid
@@ -64,7 +72,13 @@ class CachedGrid:
         self.quote: Asset = grid.quote
         self._prices: dict[int, str] = {}
         self._quantities: dict[int, str] = {}
-        self._amounts: dict[tuple[str, int], str] = {}
+        self._amounts: dict[str, dict[int, str]] = {}
+        self._price_fields: dict[bytes, dict[int, bytes]] = {}
+        self._quantity_fields: dict[bytes, dict[int, bytes]] = {}
+        self._amount_fields: dict[str, dict[bytes, dict[int, bytes]]] = {}
+        # Trades encoded for their event, kept for the taker's reply (keyed by identity;
+        # the entry holds the trade, so the id is not reused while it is kept).
+        self._trades: dict[int, tuple[TradeExecuted, bytes]] = {}
 
     def format_price(self, ticks: int) -> str:
         text = self._prices.get(ticks)
@@ -83,13 +97,66 @@ class CachedGrid:
         return text
 
     def format_amount(self, asset: str, units: int) -> str:
-        key = (asset, units)
-        text = self._amounts.get(key)
+        amounts = self._amounts.get(asset)
+        if amounts is None:
+            amounts = self._amounts[asset] = {}
+        text = amounts.get(units)
         if text is None:
-            if len(self._amounts) >= _CACHE_MAX:
-                self._amounts.clear()
-            text = self._amounts[key] = self._grid.format_amount(Asset(asset), units)
+            if len(amounts) >= _CACHE_MAX:
+                amounts.clear()
+            text = amounts[units] = self._grid.format_amount(Asset(asset), units)
         return text
+
+    def event_trade_body(self, t: TradeExecuted) -> bytes:
+        """The trade's serialized TradeExecuted, kept for ``reply_trade_body`` (bounded)."""
+        body = _trade_bytes(self, t)
+        if len(self._trades) >= _TRADES_KEPT:
+            self._trades.clear()  # their replies encode them again: same bytes
+        self._trades[id(t)] = (t, body)
+        return body
+
+    def reply_trade_body(self, t: TradeExecuted) -> bytes:
+        """The same bytes, from the event's encoding when it is still kept."""
+        kept = self._trades.pop(id(t), None)
+        if kept is not None and kept[0] is t:
+            return kept[1]
+        return _trade_bytes(self, t)
+
+    def price_field(self, tag: bytes, ticks: int) -> bytes:
+        fields = self._price_fields.get(tag)
+        if fields is None:
+            fields = self._price_fields[tag] = {}
+        field = fields.get(ticks)
+        if field is None:
+            if len(fields) >= _CACHE_MAX:
+                fields.clear()
+            field = fields[ticks] = string_field(tag, self.format_price(ticks))
+        return field
+
+    def quantity_field(self, tag: bytes, lots: int) -> bytes:
+        fields = self._quantity_fields.get(tag)
+        if fields is None:
+            fields = self._quantity_fields[tag] = {}
+        field = fields.get(lots)
+        if field is None:
+            if len(fields) >= _CACHE_MAX:
+                fields.clear()
+            field = fields[lots] = string_field(tag, self.format_quantity(lots))
+        return field
+
+    def amount_field(self, tag: bytes, asset: str, units: int) -> bytes:
+        by_tag = self._amount_fields.get(asset)
+        if by_tag is None:
+            by_tag = self._amount_fields[asset] = {}
+        fields = by_tag.get(tag)
+        if fields is None:
+            fields = by_tag[tag] = {}
+        field = fields.get(units)
+        if field is None:
+            if len(fields) >= _CACHE_MAX:
+                fields.clear()
+            field = fields[units] = string_field(tag, self.format_amount(asset, units))
+        return field
 
 
 class EventMapper:
@@ -97,6 +164,10 @@ class EventMapper:
         self._engine = engine
         self._shard_id = shard_id
         self._grids: dict[str, CachedGrid] = {}
+        self._symbol_fields: dict[str, bytes] = {}  # one per market
+        self._key_fields: dict[str, bytes] = {}
+        self._ts_ns = self._epoch = -1
+        self._timestamp_field = self._epoch_tail = self._epoch_field = self._ts_field = b""
 
     def grid(self, symbol: str) -> CachedGrid:
         grid = self._grids.get(symbol)
@@ -116,20 +187,24 @@ class EventMapper:
         payload=OrderEvent(envelope=..., accepted=...).SerializeToString())])``) and
         serializing (the tests compare both), because protobuf writes fields in number
         order and omits proto3 defaults: ``event_id`` is field 1 of the envelope, the
-        envelope field 1 of every event, ``events`` field 3 of CommandEvents. The envelope's
-        shared part is written once per batch; no message object is built.
+        envelope field 1 of every event, ``events`` field 3 of CommandEvents.
+
+        One pass: every piece (field keys, lengths, bodies) goes into one list, joined
+        once; lengths are computed from the pieces, so no nested message is built and
+        copied into its parent. The parts that depend on the time and epoch only are
+        kept from the previous call (a batch's commands share them).
         """
-        seconds, nanos = divmod(ts_ns, _NS_PER_S)
+        if ts_ns != self._ts_ns or epoch != self._epoch:
+            self._set_time(ts_ns, epoch)
+        causation = f"{self._shard_id}:{wal_seq}".encode()
         # EventEnvelope fields 5..8 (after symbol and seq): the same for the whole command.
-        timestamp = uint_field(b"\x08", seconds) + uint_field(b"\x10", nanos)
-        tail = (bytes_field(b"*", timestamp) + string_field(b"2", correlation_id)
-                + string_field(b":", f"{self._shard_id}:{wal_seq}") + uint_field(b"@", epoch))
-        parts = [uint_field(b"\x08", wal_seq) + uint_field(b"\x10", epoch)]
-        append = parts.append
+        tail = b"".join((self._timestamp_field, string_field(b"2", correlation_id), b":",
+                         varint(len(causation)), causation, self._epoch_tail))
+        parts = [uint_field(b"\x08", wal_seq), self._epoch_field]
         for batch in result.batches():
             symbol = batch.symbol
-            shared = (_EVENT_VERSION + string_field(b"\x1a", symbol)
-                      + uint_field(b" ", batch.seq) + tail)
+            shared = self._symbol_field(symbol) + uint_field(b" ", batch.seq) + tail
+            shared_len = len(shared)
             id_prefix = f"{symbol or ACCOUNT_PRODUCER}:{batch.seq}:"
             for index, event in enumerate(batch.events):
                 mapped = self._body(symbol, event)
@@ -137,15 +212,49 @@ class EventMapper:
                     continue
                 topic, key, tag, body = mapped
                 event_id = (id_prefix + str(index)).encode()
-                id_field = b"\n" + varint(len(event_id)) + event_id
-                envelope = id_field + shared
-                payload = (b"\n" + varint(len(envelope)) + envelope
-                           + tag + varint(len(body)) + body)
-                outbox = (_TOPIC_FIELDS[topic] + string_field(b"\x12", key)
-                          + b"\x1a" + id_field[1:] + b'"' + varint(len(payload)) + payload)
-                append(b"\x1a" + varint(len(outbox)) + outbox)
-        append(uint_field(b" ", ts_ns))  # CommandEvents.ts_ns = 4 (int64)
+                id_lp = varint(len(event_id)) + event_id  # length-prefixed event_id
+                body_len = varint(len(body))
+                envelope = 1 + len(id_lp) + shared_len
+                envelope_len = varint(envelope)
+                payload = 1 + len(envelope_len) + envelope + len(tag) + len(body_len) + len(body)
+                payload_len = varint(payload)
+                topic_field = _TOPIC_FIELDS[topic]
+                key_field = self._key_field(key)
+                outbox = (len(topic_field) + len(key_field) + 2 + len(id_lp)
+                          + len(payload_len) + payload)
+                parts.extend((
+                    b"\x1a", varint(outbox),  # CommandEvents.events = 3
+                    topic_field, key_field, b"\x1a", id_lp,  # OutboxEvent 1, 2, 3
+                    b'"', payload_len, b"\n", envelope_len,  # payload = 4; envelope = 1
+                    b"\n", id_lp, shared, tag, body_len, body,
+                ))
+        parts.append(self._ts_field)  # CommandEvents.ts_ns = 4 (int64)
         return b"".join(parts)
+
+    def _set_time(self, ts_ns: int, epoch: int) -> None:
+        seconds, nanos = divmod(ts_ns, _NS_PER_S)
+        timestamp = uint_field(b"\x08", seconds) + uint_field(b"\x10", nanos)
+        self._ts_ns, self._epoch = ts_ns, epoch
+        self._timestamp_field = bytes_field(b"*", timestamp)  # EventEnvelope.occurred_at = 5
+        self._epoch_tail = uint_field(b"@", epoch)  # EventEnvelope.epoch = 8
+        self._epoch_field = uint_field(b"\x10", epoch)  # CommandEvents.epoch = 2
+        self._ts_field = uint_field(b" ", ts_ns)
+
+    def _symbol_field(self, symbol: str) -> bytes:
+        """EventEnvelope fields 2 (event_version) and 3 (symbol)."""
+        field = self._symbol_fields.get(symbol)
+        if field is None:
+            field = self._symbol_fields[symbol] = _EVENT_VERSION + string_field(b"\x1a", symbol)
+        return field
+
+    def _key_field(self, key: str) -> bytes:
+        """OutboxEvent.key = 2 (a symbol or an account id: few distinct ones; bounded)."""
+        field = self._key_fields.get(key)
+        if field is None:
+            if len(self._key_fields) >= _CACHE_MAX:
+                self._key_fields.clear()
+            field = self._key_fields[key] = string_field(b"\x12", key)
+        return field
 
     def _body(self, symbol: str, event: Event) -> tuple[str, str, bytes, bytes] | None:
         """Topic, key, body field tag and serialized body of the event message (the
@@ -154,13 +263,20 @@ class EventMapper:
             return ORDER_TOPIC, event.account_id, _BALANCE_APPLIED, self._balance_bytes(event)
         grid = self.grid(symbol)
         if type(event) is TradeExecuted:
-            return TRADE_TOPIC, symbol, _TRADE, _trade_bytes(grid, event)
+            return TRADE_TOPIC, symbol, _TRADE, grid.event_trade_body(event)
         if type(event) is BookDelta:
             return BOOK_TOPIC, symbol, _DELTA, _delta_bytes(grid, event)
-        encode = _ORDER_BODIES.get(type(event))
-        if encode is None:
+        # Direct calls (compiled: no dispatch through a table of function objects).
+        if type(event) is OrderAccepted:
+            tag, body = _accepted(grid, event)
+        elif type(event) is OrderFilled:
+            tag, body = _filled(grid, event)
+        elif type(event) is OrderCanceled:
+            tag, body = _canceled(grid, event)
+        elif type(event) is OrderRejected:
+            tag, body = _rejected(grid, event)
+        else:
             return None  # SymbolModeChanged: domain-only, no contract message yet
-        tag, body = encode(grid, event)
         return ORDER_TOPIC, symbol, tag, body
 
     def _balance_bytes(self, e: BalanceApplied) -> bytes:
@@ -203,14 +319,14 @@ def _accepted(grid: CachedGrid, e: OrderAccepted) -> tuple[bytes, bytes]:
         string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
         uint_field(b" ", e.side), uint_field(b"(", e.order_type),
         uint_field(b"0", e.time_in_force),
-        string_field(b":", grid.format_price(e.price_ticks)) if e.price_ticks else b"",
-        string_field(b"B", grid.format_quantity(e.qty_lots)),
-        string_field(b"J", grid.format_amount(grid.quote, e.quote_budget))
+        grid.price_field(b":", e.price_ticks) if e.price_ticks else b"",
+        grid.quantity_field(b"B", e.qty_lots),
+        grid.amount_field(b"J", grid.quote, e.quote_budget)
         if e.quote_budget else b"",
         b"P\x01" if e.post_only else b"", uint_field(b"X", e.stp),
         string_field(b"b", e.reserved_asset),
-        string_field(b"j", grid.format_amount(e.reserved_asset, e.reserved_amount)),
-        string_field(b"r", grid.format_price(e.protection_ticks))
+        grid.amount_field(b"j", e.reserved_asset, e.reserved_amount),
+        grid.price_field(b"r", e.protection_ticks)
         if e.protection_ticks else b"",
     ))
 
@@ -228,10 +344,10 @@ def _canceled(grid: CachedGrid, e: OrderCanceled) -> tuple[bytes, bytes]:
         string_field(b"\n", format_order_id(grid.symbol, e.order_id)),
         string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
         uint_field(b" ", e.reason),
-        string_field(b"*", grid.format_quantity(e.filled_lots)),
-        string_field(b"2", grid.format_quantity(e.canceled_lots)),
+        grid.quantity_field(b"*", e.filled_lots),
+        grid.quantity_field(b"2", e.canceled_lots),
         string_field(b":", e.released_asset),
-        string_field(b"B", grid.format_amount(e.released_asset, e.released_amount)),
+        grid.amount_field(b"B", e.released_asset, e.released_amount),
     ))
 
 
@@ -239,37 +355,32 @@ def _filled(grid: CachedGrid, e: OrderFilled) -> tuple[bytes, bytes]:
     return _FILLED, b"".join((
         string_field(b"\n", format_order_id(grid.symbol, e.order_id)),
         string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
-        string_field(b'"', grid.format_quantity(e.filled_lots)),
+        grid.quantity_field(b'"', e.filled_lots),
         string_field(b"*", e.released_asset),
-        string_field(b"2", grid.format_amount(e.released_asset, e.released_amount)),
+        grid.amount_field(b"2", e.released_asset, e.released_amount),
     ))
 
 
-_ORDER_BODIES: dict[type, Callable[[CachedGrid, Any], tuple[bytes, bytes]]] = {
-    OrderAccepted: _accepted, OrderRejected: _rejected, OrderCanceled: _canceled,
-    OrderFilled: _filled,
-}
-
-
 def trade_body(grid: CachedGrid, t: TradeExecuted) -> bytes:
-    """A serialized exchange.v1.TradeExecuted (the event body; also a reply's trades)."""
-    return _trade_bytes(grid, t)
+    """A serialized exchange.v1.TradeExecuted (the event body; also a reply's trades:
+    a trade whose event was just encoded is not encoded twice)."""
+    return grid.reply_trade_body(t)
 
 
 def _trade_bytes(grid: CachedGrid, t: TradeExecuted) -> bytes:
     symbol, quote = grid.symbol, grid.quote
     return b"".join((
         string_field(b"\n", format_trade_id(symbol, t.trade_id)), string_field(b"\x12", grid.base),
-        string_field(b"\x1a", quote), string_field(b'"', grid.format_price(t.price_ticks)),
-        string_field(b"*", grid.format_quantity(t.qty_lots)),
-        string_field(b"2", grid.format_amount(quote, t.quote_amount)),
+        string_field(b"\x1a", quote), grid.price_field(b'"', t.price_ticks),
+        grid.quantity_field(b"*", t.qty_lots),
+        grid.amount_field(b"2", quote, t.quote_amount),
         uint_field(b"8", t.taker_side),
         string_field(b"B", format_order_id(symbol, t.maker_order_id)),
         string_field(b"J", format_order_id(symbol, t.taker_order_id)),
         string_field(b"R", t.maker_account_id), string_field(b"Z", t.taker_account_id),
-        string_field(b"b", grid.format_amount(quote, t.buyer_fee)),
-        string_field(b"j", grid.format_amount(quote, t.seller_fee)),
-        string_field(b"r", grid.format_amount(quote, t.buyer_refund)),
+        grid.amount_field(b"b", quote, t.buyer_fee),
+        grid.amount_field(b"j", quote, t.seller_fee),
+        grid.amount_field(b"r", quote, t.buyer_refund),
         string_field(b"z", t.maker_client_order_id),
         string_field(b"\x82\x01", t.taker_client_order_id),
     ))
@@ -279,8 +390,8 @@ def _delta_bytes(grid: CachedGrid, delta: BookDelta) -> bytes:
     parts = []
     for tag, levels in ((b"\n", delta.bids), (b"\x12", delta.asks)):
         for price_ticks, qty_lots, count in levels:
-            body = (string_field(b"\n", grid.format_price(price_ticks))
-                    + string_field(b"\x12", grid.format_quantity(qty_lots))
+            body = (grid.price_field(b"\n", price_ticks)
+                    + grid.quantity_field(b"\x12", qty_lots)
                     + uint_field(b"\x18", count))
             parts.append(tag + varint(len(body)) + body)
     return b"".join(parts)

@@ -1,4 +1,7 @@
-"""Walking a WAL segment's frames in compiled code (mypyc): replay's frame loop.
+"""Walking a WAL segment's frames in compiled code (mypyc): the generic reader's loop.
+
+(``wal_reader.read_records``: tools, ``replay_feeder``; recovery itself replays through
+``segment_replay``, which walks, checks and applies in one pass.)
 
 A segment holds two frames per command (the command and its events), each CRC-checked
 on replay; in interpreted Python the walk itself (header unpack, slice, compare) cost

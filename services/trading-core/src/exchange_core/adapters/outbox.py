@@ -1,6 +1,6 @@
 """The outbox: publishes the WAL's durable events to Kafka, off the command path.
 
-It follows the WAL (``WalTailer``) and never reads past the durable seq, so no event
+It follows the WAL (``EventTailer``) and never reads past the durable seq, so no event
 leaves before the fsync that holds its command. The cursor (highest seq whose events
 were *all* acknowledged by the broker, contiguously) is persisted after the acks; after
 a restart or a delivery error it resumes from the cursor: a duplicate may go out again,
@@ -13,7 +13,8 @@ Acknowledgements are tracked per *round*, not per message: a round is up to
 (every message delivered, or failed: failures are reported through one error callback),
 the cursor moves to the round's last seq. No Python callback or closure per message
 (with ``delivery.report.only.error`` set on the producer, librdkafka reports only
-failures), which was the outbox's largest cost.
+failures, to the producer's default callback), which was the outbox's largest cost.
+The WAL is read and turned into messages by compiled code (``event_tailer``).
 """
 
 import logging
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from exchange_core.adapters.cursor_file import CursorFile
-from exchange_core.adapters.wal_reader import WalTailer
+from exchange_core.adapters.event_frames import produce_all
+from exchange_core.adapters.event_tailer import EventTailer
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,7 @@ log = logging.getLogger(__name__)
 class Producer(Protocol):
     """The slice of confluent_kafka.Producer the outbox uses."""
 
-    def produce(self, topic: str, value: bytes, key: bytes, *, on_delivery: Any,
-                timestamp: int) -> None: ...
+    def produce(self, topic: str, value: bytes, key: bytes, *, timestamp: int) -> None: ...
     def poll(self, timeout: float) -> int: ...
     def __len__(self) -> int: ...
     def flush(self, timeout: float) -> int: ...
@@ -51,7 +52,7 @@ class Outbox:
         self,
         wal_dir: Path,
         cursor: CursorFile,
-        make_producer: Callable[[], Any],
+        make_producer: Callable[[Callable[[Any, Any], None]], Any],
         durable_seq: Callable[[], int],
         *,
         is_fence_valid: Callable[[], bool] = lambda: True,
@@ -62,7 +63,9 @@ class Outbox:
     ) -> None:
         self._wal_dir = wal_dir
         self._cursor_file = cursor
-        self._make_producer: Callable[[], Producer] = make_producer
+        # Called with the delivery callback, to be the producer's default (config
+        # ``on_delivery``): librdkafka calls it for failures only.
+        self._make_producer: Callable[[Callable[[Any, Any], None]], Producer] = make_producer
         self._durable_seq = durable_seq
         self._is_fence_valid = is_fence_valid
         self._observer = observer
@@ -94,17 +97,18 @@ class Outbox:
         self._thread.join(drain_timeout_s + 5)
 
     def _run(self) -> None:
-        producer = self._make_producer()
-        tailer = WalTailer(self._wal_dir, self.cursor, self._durable_seq)
+        producer = self._make_producer(self._on_delivery)
+        tailer = EventTailer(self._wal_dir, self.cursor, self._durable_seq)
         while not self._stop.is_set():
             if not self._is_fence_valid():
                 log.error("outbox: leader lease lost; publishing stopped at seq %d", self.cursor)
                 producer.purge()
                 return
             if self._round is None:
-                records = tailer.poll(self._batch_records)
-                if records:
-                    self._round = (records[-1].seq, self._produce(producer, records))
+                polled = tailer.poll(self._batch_records)
+                if polled.records:
+                    produce_all(producer, polled.messages)
+                    self._round = (polled.last_seq, len(polled.messages))
             producer.poll(0.005 if self._round is not None else 0)
             if self._failed is not None:
                 producer, tailer = self._rewind(producer)
@@ -115,29 +119,9 @@ class Outbox:
                 self._wakeup.clear()
         self._drain(producer)
 
-    def _produce(self, producer: Producer, records: list[Any]) -> int:
-        count = 0
-        on_error = self._on_delivery
-        for record in records:
-            timestamp_ms = record.ts_ns // 1_000_000
-            for event in record.events:
-                self._send(producer, event, on_error, timestamp_ms)
-                count += 1
-        return count
-
     def _on_delivery(self, err: Any, _msg: Any) -> None:
         if err is not None:
             self._failed = str(err)
-
-    @staticmethod
-    def _send(producer: Producer, event: Any, on_error: Any, timestamp_ms: int) -> None:
-        while True:
-            try:
-                producer.produce(event.topic, event.payload, event.key.encode(),
-                                 on_delivery=on_error, timestamp=timestamp_ms)
-                return
-            except BufferError:
-                producer.poll(0.05)  # librdkafka's local queue is full: let acks drain
 
     def _advance(self, producer: Producer) -> None:
         """The round is acknowledged once nothing is queued or in flight any more."""
@@ -155,7 +139,7 @@ class Outbox:
             self._persisted = self.cursor
             self._last_persist = now
 
-    def _rewind(self, producer: Producer) -> tuple[Producer, WalTailer]:
+    def _rewind(self, producer: Producer) -> tuple[Producer, EventTailer]:
         """A delivery failed: drop everything in flight and resume from the cursor."""
         reason = self._failed or "unknown"
         log.warning("outbox: delivery failed (%s); resuming from seq %d", reason, self.cursor)
@@ -166,7 +150,8 @@ class Outbox:
         self._round = None
         self._failed = None
         self._stop.wait(0.5)
-        return self._make_producer(), WalTailer(self._wal_dir, self.cursor, self._durable_seq)
+        return (self._make_producer(self._on_delivery),
+                EventTailer(self._wal_dir, self.cursor, self._durable_seq))
 
     def _drain(self, producer: Producer) -> None:
         """On shutdown: wait (bounded) for the acks of what is in flight, persist cursor."""

@@ -105,7 +105,8 @@ def child_main(slots: SharedSlots, parent_pid: int, spec: OutboxSpec) -> None:
     from confluent_kafka import Producer  # noqa: PLC0415 - only the child needs librdkafka
 
     outbox = Outbox(
-        spec.wal_dir, _SharedCursorFile(spec.cursor_path, slots), lambda: Producer(kafka_config),
+        spec.wal_dir, _SharedCursorFile(spec.cursor_path, slots),
+        lambda on_delivery: Producer(kafka_config | {"on_delivery": on_delivery}),
         lambda: int(slots[DURABLE]),
         is_fence_valid=lambda: time.monotonic_ns() < slots[FENCE_NS],
         observer=_SharedObserver(slots), batch_records=spec.batch_records,

@@ -7,10 +7,12 @@ both). A negative int32/int64/enum is written as its 64-bit two's complement (te
 bytes), as protobuf does.
 """
 
-_SMALL_MAX = 1 << 14  # values below take one or two bytes: precomputed
+from typing import Final
+
+_SMALL_MAX: Final = 1 << 14  # values below take one or two bytes: precomputed
 
 
-def _encode(value: int) -> bytes:
+def _encode_slow(value: int) -> bytes:
     if value < 0:
         value += 1 << 64
     out = bytearray()
@@ -21,7 +23,23 @@ def _encode(value: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = [_encode(n) for n in range(_SMALL_MAX)]
+_SMALL: Final = [_encode_slow(n) for n in range(_SMALL_MAX)]
+# A continuation byte (low 7 bits | 0x80) per value of the low 7 bits.
+_LOW: Final = [bytes(((n & 0x7F) | 0x80,)) for n in range(128)]
+
+
+def _encode(value: int) -> bytes:
+    """Seven bits per byte from the table, the last two bytes precomputed."""
+    if value < 0:
+        value += 1 << 64
+    if value < _SMALL_MAX << 7:
+        return _LOW[value & 0x7F] + _SMALL[value >> 7]
+    parts = []
+    while value >= _SMALL_MAX:
+        parts.append(_LOW[value & 0x7F])
+        value >>= 7
+    parts.append(_SMALL[value])
+    return b"".join(parts)
 
 
 def varint(value: int) -> bytes:

@@ -4,6 +4,9 @@ Shared by the unary/stream handlers and the batch handler, so a command gets the
 reply whichever RPC carried it.
 """
 
+from collections.abc import Sequence
+from typing import Any, Final
+
 from exchange.v1 import common_pb2, trading_core_pb2
 from exchange_core.adapters.event_mapping import EventMapper, trade_body
 from exchange_core.adapters.proto_wire import string_field, uint_field, varint
@@ -43,7 +46,7 @@ def place_reply_bytes(mapper: EventMapper, epoch: int, r: Result) -> bytes:
         string_field(b"\x1a", r.reason),
         string_field(b'"', format_order_id(r.symbol, r.order_id)) if r.order_id else b"",
         string_field(b"*", r.client_order_id), uint_field(b"0", r.status),
-        string_field(b":", grid.format_quantity(r.filled_lots)), uint_field(b"@", r.seq),
+        grid.quantity_field(b":", r.filled_lots), uint_field(b"@", r.seq),
         uint_field(b"H", epoch),
     ]
     for trade in r.trades:
@@ -72,3 +75,42 @@ def cancel_all_reply(epoch: int, r: Result) -> pb.CancelAllResponse:
     return pb.CancelAllResponse(
         accepted=r.accepted, code=r.code, reason=r.reason,  # type: ignore[arg-type]
         canceled_count=r.canceled_count, seq=r.seq, epoch=epoch)
+
+
+# SubmitBatchesResponse.Reply's oneof field keys ((number << 3) | 2).
+_REPLY_KEYS: Final = {"place_order": b"\x12", "cancel_order": b"\x1a", "cancel_all": b'"'}
+BatchItem = tuple[int, str, Any, Any]
+"""(request_id, which command, its request, ``Unsequenced`` refusal or None)."""
+
+
+def batch_reply_bytes(mapper: EventMapper, epoch: int, items: Sequence[BatchItem],
+                      results: list[Result]) -> bytes:
+    """A serialized ``SubmitBatchesResponse`` (``replies`` = 1, one per item, in order):
+    ``results`` are those of the sequenced items, in order. Sequenced place replies (the
+    hot ones) are written as bytes, the others serialized from their messages; every
+    piece goes into one list, joined once (the tests compare with the messages)."""
+    parts: list[bytes] = []
+    sequenced = 0
+    for request_id, which, request, refused in items:
+        body: bytes
+        if refused is None:
+            result = results[sequenced]
+            sequenced += 1
+            if which == "place_order":
+                body = place_reply_bytes(mapper, epoch, result)
+            elif which == "cancel_order":
+                body = cancel_reply(epoch, request, result).SerializeToString()
+            else:
+                body = cancel_all_reply(epoch, result).SerializeToString()
+        elif which == "place_order":
+            body = place_refused(request, refused.code, refused.reason).SerializeToString()
+        elif which == "cancel_order":
+            body = cancel_refused(request, refused.code, refused.reason).SerializeToString()
+        else:
+            body = cancel_all_refused(refused.code, refused.reason).SerializeToString()
+        id_field = uint_field(b"\x08", request_id)
+        key = _REPLY_KEYS[which]
+        body_len = varint(len(body))
+        parts.extend((b"\n", varint(len(id_field) + len(key) + len(body_len) + len(body)),
+                      id_field, key, body_len, body))
+    return b"".join(parts)

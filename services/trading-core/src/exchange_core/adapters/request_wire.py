@@ -20,6 +20,8 @@ _VARINT: Final = 0
 _I64: Final = 1
 _LEN: Final = 2
 _I32: Final = 5
+_U64: Final = 0xFFFFFFFFFFFFFFFF
+_SHORT_MAX: Final = (1 << 62) - 1  # the largest int mypyc keeps unboxed
 
 PLACE_ORDER: Final = "place_order"
 CANCEL_ORDER: Final = "cancel_order"
@@ -84,9 +86,13 @@ class LoggedCommand:
 
 def varint(data: bytes, pos: int) -> tuple[int, int]:
     """(value, next position) of the base-128 varint at ``pos`` (up to 64 bits)."""
+    end = len(data)
+    if pos < end:
+        byte = data[pos]
+        if byte < 0x80:
+            return byte, pos + 1  # one byte: every key, most enums and lengths
     value = 0
     shift = 0
-    end = len(data)
     while True:
         if pos >= end or shift > 63:
             raise WireError(f"truncated or overlong varint at {pos}")
@@ -94,20 +100,24 @@ def varint(data: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         value |= (byte & 0x7F) << shift
         if byte < 0x80:
-            return value & 0xFFFFFFFFFFFFFFFF, pos
+            # Nine bytes or fewer hold less than 64 bits: only a tenth needs the mask
+            # (compiled, ``&`` with a 64-bit constant is a big-int operation every time).
+            return (value if shift < 63 else value & _U64), pos
         shift += 7
 
 
-def _int32(value: int) -> int:
+def int32(value: int) -> int:
     value &= 0xFFFFFFFF
     return value - 0x100000000 if value >= 0x80000000 else value
 
 
-def _int64(value: int) -> int:
+def int64(value: int) -> int:
+    if value <= _SHORT_MAX:
+        return value  # compiled, comparing with 2**63 would be a big-int operation
     return value - 0x10000000000000000 if value >= 0x8000000000000000 else value
 
 
-def _skip(data: bytes, pos: int, wire_type: int, limit: int) -> int:
+def skip_field(data: bytes, pos: int, wire_type: int, limit: int) -> int:
     """Position after an unknown field's value; -1: a wire type we do not handle."""
     if wire_type == _VARINT:
         pos = varint(data, pos)[1]
@@ -125,7 +135,7 @@ def _skip(data: bytes, pos: int, wire_type: int, limit: int) -> int:
     return pos
 
 
-def _span(data: bytes, pos: int, limit: int) -> tuple[int, int]:
+def span(data: bytes, pos: int, limit: int) -> tuple[int, int]:
     """(start, end) of the length-delimited value at ``pos`` (inside ``limit``)."""
     length, start = varint(data, pos)
     end = start + length
@@ -147,13 +157,13 @@ def _meta(data: bytes, start: int, end: int, meta: Meta) -> bool:
         if field in (1, 2):
             if wire_type != _LEN:
                 return False
-            a, pos = _span(data, pos, end)
+            a, pos = span(data, pos, end)
             if field == 1:
                 meta.correlation_id = _text(data, a, pos)
             else:
                 meta.idempotency_key = _text(data, a, pos)
         else:
-            pos = _skip(data, pos, wire_type, end)
+            pos = skip_field(data, pos, wire_type, end)
             if pos < 0:
                 return False
     return pos == end
@@ -168,7 +178,7 @@ def place_request(data: bytes, start: int, end: int, req: PlaceRequest) -> bool:
         if field in (1, 2, 3, 4, 8, 9, 10, 11):
             if wire_type != _LEN:
                 return False
-            a, pos = _span(data, pos, end)
+            a, pos = span(data, pos, end)
             if field == 1:
                 if not _meta(data, a, pos, req.meta):
                     return False
@@ -191,17 +201,17 @@ def place_request(data: bytes, start: int, end: int, req: PlaceRequest) -> bool:
                 return False
             value, pos = varint(data, pos)
             if field == 5:
-                req.side = _int32(value)
+                req.side = int32(value)
             elif field == 6:
-                req.order_type = _int32(value)
+                req.order_type = int32(value)
             elif field == 7:
-                req.time_in_force = _int32(value)
+                req.time_in_force = int32(value)
             elif field == 12:
                 req.post_only = value != 0
             else:
-                req.self_trade_prevention = _int32(value)
+                req.self_trade_prevention = int32(value)
         else:
-            pos = _skip(data, pos, wire_type, end)
+            pos = skip_field(data, pos, wire_type, end)
             if pos < 0:
                 return False
     return pos == end
@@ -217,7 +227,7 @@ def cancel_request(data: bytes, start: int, end: int, req: CancelRequest,
         if field in (1, 2, 3) or (with_ids and field in (4, 5)):
             if wire_type != _LEN:
                 return False
-            a, pos = _span(data, pos, end)
+            a, pos = span(data, pos, end)
             if field == 1:
                 if not _meta(data, a, pos, req.meta):
                     return False
@@ -230,7 +240,7 @@ def cancel_request(data: bytes, start: int, end: int, req: CancelRequest,
             else:
                 req.client_order_id = _text(data, a, pos)
         else:
-            pos = _skip(data, pos, wire_type, end)
+            pos = skip_field(data, pos, wire_type, end)
             if pos < 0:
                 return False
     return pos == end
@@ -266,19 +276,19 @@ def sequenced_command(data: bytes) -> LoggedCommand | None:
             if field == 1:
                 seq = value
             elif field == 2:
-                ts_ns = _int64(value)
+                ts_ns = int64(value)
             else:
                 epoch = value
         elif field in _COMMAND_FIELDS:
             if wire_type != _LEN or which:
                 return None  # a oneof set twice merges or switches: protobuf's job
             which = _COMMAND_FIELDS[field]
-            start, pos = _span(data, pos, size)
+            start, pos = span(data, pos, size)
             end = pos
         elif field in (13, 14):
             return None  # set_symbol_mode / balance: rare, parsed by protobuf
         else:
-            pos = _skip(data, pos, wire_type, size)
+            pos = skip_field(data, pos, wire_type, size)
             if pos < 0:
                 return None
     if not which or pos != size:
@@ -317,10 +327,10 @@ def _batch_item(data: bytes, start: int, end: int) -> BatchItem | None:
             if wire_type != _LEN or which:
                 return None
             which = _ITEM_FIELDS[field]
-            a, pos = _span(data, pos, end)
+            a, pos = span(data, pos, end)
             b = pos
         else:
-            pos = _skip(data, pos, wire_type, end)
+            pos = skip_field(data, pos, wire_type, end)
             if pos < 0:
                 return None
     if pos != end:
@@ -343,13 +353,13 @@ def batch_items(data: bytes, start: int = 0, end: int = -1) -> list[BatchItem] |
         if field == 1:
             if wire_type != _LEN:
                 return None
-            a, pos = _span(data, pos, limit)
+            a, pos = span(data, pos, limit)
             item = _batch_item(data, a, pos)
             if item is None:
                 return None
             items.append(item)
         else:
-            pos = _skip(data, pos, wire_type, limit)
+            pos = skip_field(data, pos, wire_type, limit)
             if pos < 0:
                 return None
     return items if pos == limit else None
@@ -395,7 +405,7 @@ def sequenced_batch(data: bytes) -> LoggedBatch | None:
             if field == 1:
                 first_seq = value
             elif field == 2:
-                ts_ns = _int64(value)
+                ts_ns = int64(value)
             elif field == 3:
                 epoch = value
             else:
@@ -405,19 +415,19 @@ def sequenced_batch(data: bytes) -> LoggedBatch | None:
                 value, pos = varint(data, pos)
                 skipped.append(value & 0xFFFFFFFF)
             elif wire_type == _LEN:
-                a, pos = _span(data, pos, size)
+                a, pos = span(data, pos, size)
                 _packed(data, a, pos, skipped)
             else:
                 return None
         elif field == 6:
             if wire_type != _LEN or items is not None:
                 return None  # a second occurrence merges: protobuf's job
-            a, pos = _span(data, pos, size)
+            a, pos = span(data, pos, size)
             items = batch_items(data, a, pos)
             if items is None:
                 return None
         else:
-            pos = _skip(data, pos, wire_type, size)
+            pos = skip_field(data, pos, wire_type, size)
             if pos < 0:
                 return None
     if pos != size:

@@ -6,25 +6,31 @@ same command mapping as when it was first accepted.
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
+
+import crc32c
 
 from exchange.core.v1 import wal_pb2
 from exchange_core.adapters import command_mapping
 from exchange_core.adapters.event_mapping import EventMapper
-from exchange_core.adapters.proto_wire import bytes_field
+from exchange_core.adapters.proto_wire import varint
 from exchange_core.adapters.request_wire import LoggedBatch, LoggedCommand
-from exchange_core.adapters.wal_frame import RecordType, encode_frame
+from exchange_core.adapters.wal_frame import HEADER, TYPE_CRC, RecordType, encode_frame
 from exchange_core.adapters.wal_reader import read_records, sequenced_items
 from exchange_core.adapters.wal_writer import WalWriter
 from exchange_core.app.ports import JournalBatch, JournalEntry
 from exchange_core.app.replay import ReplayCheckpoint, ReplayCommand
 from exchange_core.domain import Command, Engine
 
-_COMMAND = RecordType.COMMAND
-_EVENTS = RecordType.EVENTS
-_CHECKPOINT = RecordType.CHECKPOINT
-_COMMAND_BATCH = RecordType.COMMAND_BATCH
-_BATCH_FIELD = b"2"  # SequencedBatch.batch: field 6, length-delimited
+_COMMAND: Final = RecordType.COMMAND
+_EVENTS: Final = RecordType.EVENTS
+_CHECKPOINT: Final = RecordType.CHECKPOINT
+_BATCH_FIELD: Final = b"2"  # SequencedBatch.batch: field 6, length-delimited
+_HEADER: Final = HEADER
+_EVENTS_TYPE: Final = int(RecordType.EVENTS)
+_COMMAND_BATCH_TYPE: Final = int(RecordType.COMMAND_BATCH)
+_EVENTS_CRC: Final = TYPE_CRC[_EVENTS_TYPE]
+_BATCH_CRC: Final = TYPE_CRC[_COMMAND_BATCH_TYPE]
 
 
 class BatchSource(NamedTuple):
@@ -57,28 +63,35 @@ class WalJournal:
 
     def record_batch(self, batch: JournalBatch) -> None:
         """One SequencedBatch frame, then each command's CommandEvents frame, then the
-        checkpoint if any: all appended together, so one group commit holds them all."""
+        checkpoint if any: all appended together, so one group commit holds them all.
+
+        Frames are written as pieces (header, payload) joined once: the request and the
+        events are copied into the record once, CRCs run over the pieces."""
         source = batch.source
         if not isinstance(source, BatchSource):
             raise TypeError(f"batch source must be a BatchSource, got {type(source)}")
         count = len(batch.results)
+        request = source.request
+        # Field 6 is the last one: appending it keeps the canonical field order.
         head = wal_pb2.SequencedBatch(
             first_seq=batch.first_seq, ts_ns=batch.ts_ns, epoch=batch.epoch, count=count,
-            skipped=source.skipped).SerializeToString()
-        # Field 6 is the last one: appending it keeps the canonical field order.
-        frames = [encode_frame(_COMMAND_BATCH, head + bytes_field(_BATCH_FIELD, source.request))]
+            skipped=source.skipped).SerializeToString() + _BATCH_FIELD + varint(len(request))
+        checksum = crc32c.crc32c(request, crc32c.crc32c(head, _BATCH_CRC))
+        pieces = [_HEADER.pack(len(head) + len(request), checksum, _COMMAND_BATCH_TYPE),
+                  head, request]
         events, ts_ns, epoch = self._mapper.command_events, batch.ts_ns, batch.epoch
-        for seq, command, result in zip(
-            range(batch.first_seq, batch.first_seq + count), batch.commands, batch.results,
-            strict=True,
-        ):
-            frames.append(encode_frame(_EVENTS, events(
-                result, wal_seq=seq, ts_ns=ts_ns, epoch=epoch,
-                correlation_id=command.correlation_id)))
+        pack = _HEADER.pack
+        seq = batch.first_seq
+        for command, result in zip(batch.commands, batch.results, strict=True):
+            payload = events(result, wal_seq=seq, ts_ns=ts_ns, epoch=epoch,
+                             correlation_id=command.correlation_id)
+            pieces.append(pack(len(payload), crc32c.crc32c(payload, _EVENTS_CRC), _EVENTS_TYPE))
+            pieces.append(payload)
+            seq += 1
         last = batch.first_seq + count - 1
         if batch.state_hash is not None:
-            frames.append(_checkpoint_frame(last, batch.state_hash, epoch))
-        self._writer.append(last, b"".join(frames), commands=count)
+            pieces.append(_checkpoint_frame(last, batch.state_hash, epoch))
+        self._writer.append(last, b"".join(pieces), commands=count)
 
 
 def _checkpoint_frame(seq: int, state_hash: str, epoch: int) -> bytes:

@@ -127,10 +127,11 @@ def iter_payloads(
 ) -> Iterator[tuple[int, int, memoryview]]:
     """(offset, record type, payload view) of the frames of ``path`` whose type is wanted.
 
-    The fast path of recovery: one read of the whole segment, frames walked by compiled
-    code (``frame_scan``), every frame's CRC checked (wanted or not), and no object per
-    skipped frame. The first frame that does not check out is classified by
-    ``scan_segment`` (torn tail of the newest segment: stop there; otherwise raise).
+    The generic reader's path (recovery itself uses ``segment_replay``): one read of the
+    whole segment, frames walked by compiled code (``frame_scan``), every frame's CRC
+    checked (wanted or not), and no object per skipped frame. The first frame that does
+    not check out is classified by ``scan_segment`` (torn tail of the newest segment:
+    stop there; otherwise raise).
     """
     data = path.read_bytes()
     view = memoryview(data)

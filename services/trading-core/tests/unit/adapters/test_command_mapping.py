@@ -1,9 +1,10 @@
 from exchange.v1 import common_pb2, events_pb2
 from exchange.v1 import trading_core_pb2 as pb
+from exchange_common.ids import AccountId, Symbol
 from exchange_core.adapters import command_mapping
 from exchange_core.adapters.command_mapping import Unsequenced
 from exchange_core.adapters.market_config import parse_markets
-from exchange_core.domain import BalanceAdjust, Command, Engine, PlaceOrder, codes
+from exchange_core.domain import BalanceAdjust, CancelOrder, Command, Engine, PlaceOrder, codes
 
 ENGINE = Engine(parse_markets({
     "assets": [{"code": "BTC", "scale": 8}, {"code": "USDT", "scale": 6}],
@@ -64,3 +65,23 @@ def test_parsing_depends_on_each_market_own_grid() -> None:
     assert isinstance(command_mapping.place_order(ENGINE, request), PlaceOrder)
     refused = command_mapping.place_order(coarse, request)
     assert isinstance(refused, Unsequenced) and refused.code == codes.PRICE_OFF_TICK
+
+
+def test_mapped_commands_carry_every_field_by_name() -> None:
+    """The mapping builds commands positionally (fast): each value lands in its field."""
+    place = command_mapping.place_fields(
+        ENGINE, symbol="BTC-USDT", account_id="acct", client_order_id="cid", side=2,
+        order_type=2, time_in_force=3, price_text="30000.5", quantity_text="0.25",
+        quote_budget="", protection_price="29000", post_only=True, stp=1, ts_ns=99,
+        correlation_id="corr")
+    assert place == PlaceOrder(
+        symbol=Symbol("BTC-USDT"), account_id=AccountId("acct"), client_order_id="cid",
+        side=2, order_type=2, time_in_force=3, price_ticks=3_000_050, qty_lots=2_500,
+        quote_budget=0, protection_ticks=2_900_000, post_only=True, stp=1, ts_ns=99,
+        correlation_id="corr")
+    cancel = command_mapping.cancel_fields(ENGINE, "BTC-USDT", "acct", order_id="BTC-USDT:7",
+                                           client_order_id="cid", ts_ns=5, correlation_id="r")
+    assert cancel == CancelOrder(symbol=Symbol("BTC-USDT"), account_id=AccountId("acct"),
+                                 order_id="BTC-USDT:7", client_order_id="cid", ts_ns=5,
+                                 correlation_id="r")
+    assert type(place) is PlaceOrder and type(cancel) is CancelOrder

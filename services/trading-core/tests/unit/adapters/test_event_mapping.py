@@ -188,3 +188,38 @@ def test_command_events_bytes_equal_the_messages_built_the_obvious_way() -> None
                                      correlation_id="corr") == _reference(mapper, result, seq)
     assert {"OrderAccepted", "TradeExecuted", "OrderFilled", "BookDelta",
             "BalanceApplied", "OrderRejected", "OrderCanceled"} <= kinds
+
+
+def test_a_new_time_or_epoch_between_commands_is_never_served_from_the_previous_one() -> None:
+    """The mapper keeps the time/epoch parts of the last call (a batch shares them)."""
+    mapper = EventMapper(Engine(parse_markets(MARKETS)), "core-0")
+    result = _results()[4]
+    stamps = [(TS_NS, 7), (TS_NS, 7), (TS_NS + 1, 7), (TS_NS + 1, 8), (TS_NS, 7), (1, 1)]
+    for seq, (ts_ns, epoch) in enumerate(stamps, start=1):
+        data = mapper.command_events(result, wal_seq=seq, ts_ns=ts_ns, epoch=epoch)
+        fresh = EventMapper(Engine(parse_markets(MARKETS)), "core-0").command_events(
+            result, wal_seq=seq, ts_ns=ts_ns, epoch=epoch)
+        assert data == fresh
+        parsed = wal_pb2.CommandEvents.FromString(data)
+        assert (parsed.seq, parsed.ts_ns, parsed.epoch) == (seq, ts_ns, epoch)
+        envelope = events_pb2.OrderEvent.FromString(parsed.events[0].payload).envelope
+        assert (envelope.occurred_at.seconds * 10**9 + envelope.occurred_at.nanos,
+                envelope.epoch) == (ts_ns, epoch)
+
+
+def test_a_reply_s_trades_are_the_bytes_of_their_events_kept_or_not() -> None:
+    from exchange_core.adapters.event_mapping import trade_body
+
+    engine = Engine(parse_markets(MARKETS))
+    mapper = EventMapper(engine, "core-0")
+    trade_result = _results()[4]  # two trades
+    grid = mapper.grid("BTC-USDT")
+    fresh = [trade_body(EventMapper(engine, "core-0").grid("BTC-USDT"), t)
+             for t in trade_result.trades]
+    events = wal_pb2.CommandEvents.FromString(
+        mapper.command_events(trade_result, wal_seq=5, ts_ns=TS_NS, epoch=1)).events
+    from_events = [events_pb2.TradeEvent.FromString(e.payload).trade.SerializeToString()
+                   for e in events if e.topic == "core.trade-events.v1"]
+    kept = [trade_body(grid, t) for t in trade_result.trades]  # taken from the events
+    again = [trade_body(grid, t) for t in trade_result.trades]  # no longer kept
+    assert len(fresh) == 2 and kept == again == fresh == from_events

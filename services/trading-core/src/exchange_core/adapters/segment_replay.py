@@ -1,0 +1,533 @@
+"""Replaying WAL segments in one compiled pass (mypyc): frame bytes -> command -> apply.
+
+Recovery's hot loop. A segment is read in windows of ``WINDOW_BYTES`` (one big read per
+segment cost more than the replay's decoding: the kernel zero-fills and maps fresh pages
+for it). For each frame: check its CRC (every frame, events included); for a command
+record decode the logged request straight from its wire bytes into the domain command
+(the shapes ``request_wire`` decodes, with the same rules, mapped by ``command_mapping``
+as when it was accepted) and apply it; for a batch record, each of its sequenced
+commands; for a checkpoint, verify the hash when asked. No generator, no replay entry and
+no request object between the bytes and ``Engine.apply``. Shapes the fast path leaves
+alone (balance, symbol mode, a oneof set twice, a known field with another wire type)
+are parsed by protobuf and mapped by ``wal_journal`` exactly as before.
+
+The walk stops at the first frame that does not check out; ``scan_segment`` classifies
+it, as before (torn tail of the newest segment: the replay ends there; anything else
+raises, naming the offset). Seq continuity is checked as ``wal_reader.read_records``
+does, with the same errors.
+"""
+
+import os
+from pathlib import Path
+from typing import Final
+
+import crc32c
+
+from exchange.core.v1 import wal_pb2
+from exchange_core.adapters import command_mapping
+from exchange_core.adapters.command_mapping import Unsequenced
+from exchange_core.adapters.request_wire import (
+    WireError,
+    int32,
+    int64,
+    skip_field,
+    span,
+    varint,
+)
+from exchange_core.adapters.wal_frame import MAX_PAYLOAD_BYTES, TYPE_CRC, RecordType
+from exchange_core.adapters.wal_journal import batch_commands, to_command
+from exchange_core.adapters.wal_segment import WalCorruptionError, scan_segment
+from exchange_core.app.replay import DivergenceError
+from exchange_core.domain import Command, Engine
+
+WINDOW_BYTES: Final = 1 << 20  # read size; a longer frame gets a window of its own size
+_HEADER_SIZE: Final = 9  # u32 length, u32 crc32c(type + payload), u8 type (little-endian)
+_MAX_FRAME: Final = _HEADER_SIZE + MAX_PAYLOAD_BYTES
+_COPY_MAX: Final = 4096
+_SEGMENT_HEADER: Final = int(RecordType.SEGMENT_HEADER)
+_COMMAND: Final = int(RecordType.COMMAND)
+_CHECKPOINT: Final = int(RecordType.CHECKPOINT)
+_COMMAND_BATCH: Final = int(RecordType.COMMAND_BATCH)
+_VARINT: Final = 0
+_LEN: Final = 2
+# SequencedCommand's oneof: place_order 10, cancel_order 11, cancel_all 12 (decoded here),
+# set_symbol_mode 13, balance 14 (protobuf).
+_PLACE_FIELD: Final = 10
+_CANCEL_FIELD: Final = 11
+_CANCEL_ALL_FIELD: Final = 12
+_LAST_COMMAND_FIELD: Final = 14
+_crc: Final = crc32c.crc32c
+# The CRC32C of each record type's byte (a frame checksum's start), by type; -1: no type.
+_START_CRC: Final = tuple(TYPE_CRC.get(t, -1) for t in range(max(TYPE_CRC) + 1))
+
+
+def _u32(data: bytes, at: int) -> int:
+    return data[at] | (data[at + 1] << 8) | (data[at + 2] << 16) | (data[at + 3] << 24)
+
+
+def _text(data: bytes, start: int, end: int) -> str:
+    return data[start:end].decode("utf-8")
+
+
+class ReplayPass:
+    """One replay of WAL segments (in seq order) into ``engine``: position and counters.
+
+    ``verify_only_seq``: with ``verify``, check only the checkpoint at that seq (None: all
+    of them); the others are counted as skipped. ``positions`` (balance feed partition ->
+    next offset) and ``newest_epoch`` are updated as records are applied. Segments are
+    read ``window_bytes`` at a time.
+    """
+
+    def __init__(self, engine: Engine, after_seq: int, *, verify: bool,
+                 verify_only_seq: int | None, positions: dict[int, int],
+                 newest_epoch: int, window_bytes: int = WINDOW_BYTES) -> None:
+        self.engine = engine
+        self.after_seq = after_seq
+        self.last_seq = after_seq
+        self.commands = 0
+        self.checkpoints_verified = 0
+        self.checkpoints_skipped = 0
+        self.newest_epoch = newest_epoch
+        self.positions = positions
+        self._verify = verify
+        self._only = verify_only_seq
+        self._window = window_bytes
+
+    def segment_file(self, path: Path, *, is_last: bool) -> None:
+        """Apply the records of one segment file, window by window; a frame that does
+        not check out is classified by ``scan_segment`` (raises unless a torn tail of
+        the newest segment, which ends the segment there)."""
+        with open(path, "rb", buffering=0) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            base = 0
+            window = self._window
+            while True:
+                handle.seek(base)
+                data = handle.read(min(window, size - base))
+                stop = self.frames(path, data, base)
+                read_to = base + len(data)
+                if stop == len(data) and read_to >= size:
+                    return  # every frame of the file applied
+                left = len(data) - stop
+                need = _HEADER_SIZE + (_u32(data, stop) if left >= _HEADER_SIZE else 0)
+                if not data or read_to >= size or need <= left or need > _MAX_FRAME:
+                    break  # a frame that does not check out
+                base += stop  # a frame runs past what was read: read on from it
+                window = max(self._window, need)
+        scan_segment(path, is_last=is_last)
+
+    def frames(self, path: Path, data: bytes, base: int) -> int:
+        """Apply the frames of ``data`` (the segment's bytes from offset ``base``);
+        return where the walk stopped (``len(data)``: every frame checked out)."""
+        end = len(data)
+        offset = 0
+        with memoryview(data) as view:
+            while offset + _HEADER_SIZE <= end:
+                length = _u32(data, offset)
+                checksum = _u32(data, offset + 4)
+                record_type = data[offset + 8]
+                start = offset + _HEADER_SIZE
+                stop = start + length
+                start_crc = _START_CRC[record_type] if record_type < len(_START_CRC) else -1
+                if start_crc < 0 or length > MAX_PAYLOAD_BYTES or stop > end:
+                    break
+                # A short payload is checked as a copy (cheaper, compiled, than a view).
+                actual: int = _crc(data[start:stop] if length <= _COPY_MAX else view[start:stop],
+                                   start_crc)
+                if actual != checksum or (base + offset == 0 and record_type != _SEGMENT_HEADER):
+                    break
+                if record_type == _COMMAND:
+                    self._command(path, base + offset, data, start, stop)
+                elif record_type == _COMMAND_BATCH:
+                    self._batch(path, base + offset, data, start, stop)
+                elif record_type == _CHECKPOINT:
+                    self._checkpoint(data[start:stop])
+                offset = stop
+        return offset
+
+    def _next(self, path: Path, at: int, seq: int, epoch: int) -> None:
+        expected = self.last_seq + 1
+        if seq != expected:
+            raise WalCorruptionError(path, at, f"seq {seq} where {expected} was expected")
+        self.newest_epoch = max(self.newest_epoch, epoch)
+
+    def _apply(self, seq: int, command: Command) -> None:
+        self.engine.apply(command)
+        self.last_seq = seq
+        self.commands += 1
+
+    def _command(self, path: Path, at: int, data: bytes, start: int, stop: int) -> None:
+        """A SequencedCommand record at data[start:stop] (frame at file offset ``at``)."""
+        seq, ts_ns, epoch, kind, a, b = _command_head(data, start, stop)
+        if not kind:
+            self._parsed_command(path, at, data[start:stop])
+            return
+        if seq <= self.after_seq:
+            return
+        mapped = self._request(data, a, b, kind, ts_ns)
+        if mapped is None:
+            self._parsed_command(path, at, data[start:stop])
+            return
+        self._next(path, at, seq, epoch)
+        self._apply(seq, _command_of(mapped, seq))
+
+    def logged_command(self, payload: bytes) -> Command | Unsequenced | None:
+        """The mapped command of one SequencedCommand record, as replay applies it;
+        None: a shape this pass leaves to protobuf."""
+        _, ts_ns, _, kind, a, b = _command_head(payload, 0, len(payload))
+        return self._request(payload, a, b, kind, ts_ns) if kind else None
+
+    def _request(self, data: bytes, start: int, end: int, kind: int,
+                 ts_ns: int) -> Command | Unsequenced | None:
+        if kind == _PLACE_FIELD:
+            return self._place(data, start, end, ts_ns)
+        return self._cancel(data, start, end, ts_ns, with_ids=kind == _CANCEL_FIELD)
+
+    def _place(self, data: bytes, start: int, end: int,
+               ts_ns: int) -> Command | Unsequenced | None:
+        """The mapped PlaceOrderRequest in data[start:end]; None: a shape left to
+        protobuf (``request_wire.place_request``'s rules)."""
+        symbol = account = client_id = price = quantity = budget = protection = ""
+        correlation = ""
+        side = order_type = tif = stp = 0
+        post_only = False
+        pos = start
+        while pos < end:
+            key, pos = varint(data, pos)
+            field = key >> 3
+            wire = key & 7
+            if 1 <= field <= 4 or 8 <= field <= 11:
+                if wire != _LEN:
+                    return None
+                a, pos = span(data, pos, end)
+                if field == 1:
+                    merged = _correlation(data, a, pos, correlation)
+                    if merged is None:
+                        return None
+                    correlation = merged
+                elif field == 2:
+                    symbol = _text(data, a, pos)
+                elif field == 3:
+                    account = _text(data, a, pos)
+                elif field == 4:
+                    client_id = _text(data, a, pos)
+                elif field == 8:
+                    price = _text(data, a, pos)
+                elif field == 9:
+                    quantity = _text(data, a, pos)
+                elif field == 10:
+                    budget = _text(data, a, pos)
+                else:
+                    protection = _text(data, a, pos)
+            elif 5 <= field <= 7 or 12 <= field <= 13:
+                if wire != _VARINT:
+                    return None
+                value, pos = varint(data, pos)
+                if field == 5:
+                    side = int32(value)
+                elif field == 6:
+                    order_type = int32(value)
+                elif field == 7:
+                    tif = int32(value)
+                elif field == 12:
+                    post_only = value != 0
+                else:
+                    stp = int32(value)
+            else:
+                pos = skip_field(data, pos, wire, end)
+                if pos < 0:
+                    return None
+        if pos != end:
+            return None
+        return command_mapping.place_fields(
+            self.engine, symbol=symbol, account_id=account, client_order_id=client_id,
+            side=side, order_type=order_type, time_in_force=tif, price_text=price,
+            quantity_text=quantity, quote_budget=budget, protection_price=protection,
+            post_only=post_only, stp=stp, ts_ns=ts_ns, correlation_id=correlation)
+
+    def _cancel(self, data: bytes, start: int, end: int, ts_ns: int, *,
+                with_ids: bool) -> Command | Unsequenced | None:
+        """The mapped CancelOrderRequest (``with_ids``) or CancelAllRequest in
+        data[start:end]; None: a shape left to protobuf."""
+        symbol = account = order_id = client_id = correlation = ""
+        pos = start
+        while pos < end:
+            key, pos = varint(data, pos)
+            field = key >> 3
+            wire = key & 7
+            if 1 <= field <= 3 or (with_ids and 4 <= field <= 5):
+                if wire != _LEN:
+                    return None
+                a, pos = span(data, pos, end)
+                if field == 1:
+                    merged = _correlation(data, a, pos, correlation)
+                    if merged is None:
+                        return None
+                    correlation = merged
+                elif field == 2:
+                    symbol = _text(data, a, pos)
+                elif field == 3:
+                    account = _text(data, a, pos)
+                elif field == 4:
+                    order_id = _text(data, a, pos)
+                else:
+                    client_id = _text(data, a, pos)
+            else:
+                pos = skip_field(data, pos, wire, end)
+                if pos < 0:
+                    return None
+        if pos != end:
+            return None
+        if not with_ids:
+            return command_mapping.cancel_all_fields(self.engine, symbol, account, ts_ns,
+                                                     correlation)
+        return command_mapping.cancel_fields(
+            self.engine, symbol, account, order_id=order_id, client_order_id=client_id,
+            ts_ns=ts_ns, correlation_id=correlation)
+
+    def _parsed_command(self, path: Path, at: int, payload: bytes) -> None:
+        """A command record of a shape the fast path leaves alone (balance, mode)."""
+        entry = wal_pb2.SequencedCommand.FromString(payload)
+        if entry.seq <= self.after_seq:
+            return
+        self._next(path, at, entry.seq, entry.epoch)
+        if entry.HasField("balance"):
+            part, offset = entry.balance.source_partition, entry.balance.source_offset
+            self.positions[part] = max(self.positions.get(part, 0), offset + 1)
+        self._apply(entry.seq, to_command(self.engine, entry))
+
+    def _batch(self, path: Path, at: int, data: bytes, start: int, stop: int) -> None:
+        """A SequencedBatch record at data[start:stop]: its sequenced commands, decoded
+        from the request bytes as logged (``request_wire.sequenced_batch``'s rules)."""
+        head = _batch_head(data, start, stop)
+        if head is None:
+            self._parsed_batch(path, at, data[start:stop])
+            return
+        first, ts_ns, epoch, count, skipped, items_start, items_end = head
+        if not self._batch_starts(path, at, first, count, epoch):
+            return
+        mapped = self._batch_items(data, items_start, items_end, ts_ns)
+        if mapped is None:
+            self._parsed_batch(path, at, data[start:stop])
+            return
+        left_out = set(skipped)
+        if len(mapped) - len(left_out) != count:
+            raise ValueError(f"WAL batch at seq {first}: {len(mapped)} commands, "
+                             f"{len(left_out)} skipped, but {count} sequenced")
+        seq, after = first, self.after_seq
+        for index, command in enumerate(mapped):
+            if index in left_out:
+                continue
+            if seq > after:
+                if command is None:
+                    raise ValueError(f"WAL seq {seq}: no command in batch item")
+                self._apply(seq, _command_of(command, seq))
+            seq += 1
+
+    def _batch_items(self, data: bytes, start: int, end: int,
+                     ts_ns: int) -> list[Command | Unsequenced | None] | None:
+        """The mapped command of each item of the SubmitBatchesRequest in
+        data[start:end] (None for an item without one); None: a shape left to protobuf."""
+        out: list[Command | Unsequenced | None] = []
+        pos = start
+        while pos < end:
+            key, pos = varint(data, pos)
+            if key >> 3 != 1:
+                pos = skip_field(data, pos, key & 7, end)
+                if pos < 0:
+                    return None
+                continue
+            if key & 7 != _LEN:
+                return None
+            a, pos = span(data, pos, end)
+            kind, request_start, request_end = _item_request(data, a, pos)
+            if kind < 0:
+                return None
+            if not kind:
+                out.append(None)
+                continue
+            mapped = self._request(data, request_start, request_end, kind, ts_ns)
+            if mapped is None:
+                return None
+            out.append(mapped)
+        return out if pos == end else None
+
+    def _parsed_batch(self, path: Path, at: int, payload: bytes) -> None:
+        batch = wal_pb2.SequencedBatch.FromString(payload)
+        if self._batch_starts(path, at, batch.first_seq, batch.count, batch.epoch):
+            for replayed in batch_commands(self.engine, batch, self.after_seq):
+                self._apply(replayed.seq, replayed.command)
+
+    def _batch_starts(self, path: Path, at: int, first: int, count: int,
+                      epoch: int) -> bool:
+        """False: the batch ends at or before ``after_seq`` (skip it). A batch may start
+        before it (it straddles the snapshot) only as the first record replayed."""
+        if first + count - 1 <= self.after_seq:
+            return False
+        expected = self.last_seq + 1
+        straddles = expected == self.after_seq + 1 and first < expected
+        if first != expected and not straddles:
+            raise WalCorruptionError(
+                path, at, f"batch from seq {first} where {expected} was expected")
+        self.newest_epoch = max(self.newest_epoch, epoch)
+        return True
+
+    def _checkpoint(self, payload: bytes) -> None:
+        checkpoint = wal_pb2.Checkpoint.FromString(payload)
+        seq = checkpoint.seq
+        if seq <= self.after_seq or not self._verify:
+            return
+        if self._only is not None and seq != self._only:
+            self.checkpoints_skipped += 1
+        elif seq == self.last_seq:
+            recorded = checkpoint.state_hash.hex()
+            if not self.engine.hash_matches(recorded):  # any hash version
+                raise DivergenceError(seq, recorded, self.engine.state_hash())
+            self.checkpoints_verified += 1
+
+
+def _command_head(data: bytes, start: int, stop: int) -> tuple[int, int, int, int, int, int]:
+    """(seq, ts_ns, epoch, request field, request start, request end) of the
+    SequencedCommand in data[start:stop]; request field 0: a shape left to protobuf
+    (balance, symbol mode, a oneof set twice, a known field with another wire type)."""
+    seq = ts_ns = epoch = 0
+    kind = a = b = 0
+    pos = start
+    while pos < stop:
+        key, pos = varint(data, pos)
+        field = key >> 3
+        wire = key & 7
+        if 1 <= field <= 3:
+            if wire != _VARINT:
+                return 0, 0, 0, 0, 0, 0
+            value, pos = varint(data, pos)
+            if field == 1:
+                seq = value
+            elif field == 2:
+                ts_ns = int64(value)
+            else:
+                epoch = value
+        elif _PLACE_FIELD <= field <= _LAST_COMMAND_FIELD:
+            if field > _CANCEL_ALL_FIELD or wire != _LEN or kind:
+                return 0, 0, 0, 0, 0, 0
+            kind = field
+            a, pos = span(data, pos, stop)
+            b = pos
+        else:
+            pos = skip_field(data, pos, wire, stop)
+            if pos < 0:
+                return 0, 0, 0, 0, 0, 0
+    if pos != stop:
+        return 0, 0, 0, 0, 0, 0
+    return seq, ts_ns, epoch, kind, a, b
+
+
+def _batch_head(
+    data: bytes, start: int, stop: int
+) -> tuple[int, int, int, int, list[int], int, int] | None:
+    """(first_seq, ts_ns, epoch, count, skipped, request start, request end) of the
+    SequencedBatch in data[start:stop]; None: a shape left to protobuf."""
+    first = ts_ns = epoch = count = 0
+    skipped: list[int] = []
+    a = b = -1
+    pos = start
+    while pos < stop:
+        key, pos = varint(data, pos)
+        field = key >> 3
+        wire = key & 7
+        if 1 <= field <= 4:
+            if wire != _VARINT:
+                return None
+            value, pos = varint(data, pos)
+            if field == 1:
+                first = value
+            elif field == 2:
+                ts_ns = int64(value)
+            elif field == 3:
+                epoch = value
+            else:
+                count = value & 0xFFFFFFFF
+        elif field == 5:  # repeated uint32 skipped: packed or not
+            if wire == _VARINT:
+                value, pos = varint(data, pos)
+                skipped.append(value & 0xFFFFFFFF)
+            elif wire == _LEN:
+                packed_start, pos = span(data, pos, stop)
+                at = packed_start
+                while at < pos:
+                    value, at = varint(data, at)
+                    skipped.append(value & 0xFFFFFFFF)
+                if at != pos:
+                    raise WireError("packed field runs past its end")
+            else:
+                return None
+        elif field == 6:
+            if wire != _LEN or a >= 0:
+                return None  # a second occurrence merges: protobuf's job
+            a, pos = span(data, pos, stop)
+            b = pos
+        else:
+            pos = skip_field(data, pos, wire, stop)
+            if pos < 0:
+                return None
+    if pos != stop:
+        return None
+    if a < 0:
+        a = b = 0  # no request logged: no items
+    return first, ts_ns, epoch, count, skipped, a, b
+
+
+def _item_request(data: bytes, start: int, end: int) -> tuple[int, int, int]:
+    """(request field, start, end) of the command of the SubmitStreamRequest in
+    data[start:end], its field numbered as in SequencedCommand (10 place, 11 cancel,
+    12 cancel-all; the item's 2, 3, 4); 0: none set; -1: a shape left to protobuf."""
+    kind = a = b = 0
+    pos = start
+    while pos < end:
+        key, pos = varint(data, pos)
+        field = key >> 3
+        wire = key & 7
+        if field == 1:
+            if wire != _VARINT:
+                return -1, 0, 0
+            pos = varint(data, pos)[1]
+        elif 2 <= field <= 4:
+            if wire != _LEN or kind:
+                return -1, 0, 0
+            kind = field + _PLACE_FIELD - 2
+            a, pos = span(data, pos, end)
+            b = pos
+        else:
+            pos = skip_field(data, pos, wire, end)
+            if pos < 0:
+                return -1, 0, 0
+    if pos != end:
+        return -1, 0, 0
+    return kind, a, b
+
+
+def _correlation(data: bytes, start: int, end: int, current: str) -> str | None:
+    """``current`` merged with the CommandMeta in data[start:end] (its correlation_id
+    when present); None: a shape left to protobuf (``request_wire``'s rules)."""
+    pos = start
+    while pos < end:
+        key, pos = varint(data, pos)
+        field = key >> 3
+        wire = key & 7
+        if 1 <= field <= 2:
+            if wire != _LEN:
+                return None
+            a, pos = span(data, pos, end)
+            if field == 1:
+                current = _text(data, a, pos)
+        else:
+            pos = skip_field(data, pos, wire, end)
+            if pos < 0:
+                return None
+    return current if pos == end else None
+
+
+def _command_of(mapped: Command | Unsequenced, seq: int) -> Command:
+    if isinstance(mapped, Unsequenced):
+        raise ValueError(f"WAL seq {seq}: logged request no longer maps: {mapped.reason}")
+    return mapped
