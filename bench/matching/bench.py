@@ -252,6 +252,9 @@ def main() -> None:
                         help="mix: steady-state book size (placed-to-rest orders tracked "
                              "before passive placements turn into cancels); 0 = the book "
                              "grows with N")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="throughput passes (each on a fresh engine): prints min/median/"
+                             "max, for a VM whose speed drifts between runs")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--gc-off", action="store_true",
                         help="disable the cyclic GC while timing (a service would gc.freeze())")
@@ -287,6 +290,13 @@ def main() -> None:
     print(f"throughput: {rate:,.0f} commands/s wall ({1e6 / rate:.2f} us/command), "
           f"{cpu_rate:,.0f} commands/s of process CPU time; gc {gc_mode}; state hash every "
           f"{args.hash_every or 'never'}")
+    if args.repeat > 1:
+        rates = [rate] + [throughput(cmds, args.gc_off, args.gc_tune, args.hash_every)[0]
+                          for _ in range(args.repeat - 1)]
+        rates.sort()
+        print(f"throughput over {len(rates)} passes (fresh engine each): min {rates[0]:,.0f} "
+              f"median {rates[len(rates) // 2]:,.0f} max {rates[-1]:,.0f} commands/s wall; "
+              f"calibration now {calibration_ns():.0f} ns")
     print(f"end state: {describe(engine)}")
     if not args.no_latency:
         s = latencies(cmds, args.gc_off, args.gc_tune, args.hash_every)
