@@ -1,20 +1,18 @@
 """Follows the WAL's CommandEvents from a seq, never past the durable seq (outbox input).
 
-The outbox's reader: like ``wal_reader.WalTailer`` (same bounded chunks read from the
-segment files, same stop rules: an incomplete or not yet valid frame means "not written
-yet", events past the durable seq wait for their fsync), but the frames are walked and
-turned into Kafka messages by compiled code (``event_frames``) instead of protobuf
-messages, which was most of the outbox's own CPU.
+The outbox's reader: a ``wal_reader.SegmentFollower`` like ``WalTailer`` (same bounded
+chunks read from the segment files, same stop rules: an incomplete or not yet valid
+frame means "not written yet", events past the durable seq wait for their fsync), but
+the frames are walked and turned into Kafka messages by compiled code
+(``event_frames``) instead of protobuf messages, which was most of the outbox's own CPU.
 """
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from exchange_core.adapters.event_frames import Message, scan_events
-from exchange_core.adapters.wal_frame import HEADER_SIZE, MAX_PAYLOAD_BYTES, TYPE_CRC
-from exchange_core.adapters.wal_reader import segments_from
-from exchange_core.adapters.wal_segment import list_segments
+from exchange_core.adapters.wal_frame import MAX_PAYLOAD_BYTES, TYPE_CRC
+from exchange_core.adapters.wal_reader import SegmentFollower
 
 
 class Polled:
@@ -26,7 +24,7 @@ class Polled:
         self.last_seq = 0
 
 
-class EventTailer:
+class EventTailer(SegmentFollower):
     def __init__(
         self,
         wal_dir: Path,
@@ -35,14 +33,8 @@ class EventTailer:
         *,
         chunk_bytes: int = 1024 * 1024,
     ) -> None:
-        self._dir = wal_dir
-        self._after_seq = after_seq
-        self._durable_seq = durable_seq
-        self._chunk_bytes = chunk_bytes
+        super().__init__(wal_dir, after_seq, durable_seq, chunk_bytes=chunk_bytes)
         self._topics: dict[bytes, str] = {}
-        segments = segments_from(wal_dir, after_seq)
-        self._path: Path | None = segments[0] if segments else None
-        self._offset = 0
 
     def poll(self, max_records: int) -> Polled:
         """The messages of up to ``max_records`` durable CommandEvents records after the
@@ -60,14 +52,7 @@ class EventTailer:
         return out
 
     def _read_chunk(self, path: Path, out: Polled, limit: int, durable: int) -> bool:
-        with open(path, "rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read(self._chunk_bytes)
-            if len(data) == self._chunk_bytes and len(data) >= HEADER_SIZE:
-                first = HEADER_SIZE + int.from_bytes(data[:4], "little")
-                if len(data) < first <= HEADER_SIZE + MAX_PAYLOAD_BYTES:
-                    handle.seek(self._offset)  # one frame larger than a chunk
-                    data = handle.read(first)
+        data = self._window(path)
         scan = scan_events(data, self._after_seq, durable, max_records=limit,
                            type_crc=TYPE_CRC, max_payload=MAX_PAYLOAD_BYTES, topics=self._topics)
         if scan.records:
@@ -76,17 +61,3 @@ class EventTailer:
             out.last_seq = self._after_seq = scan.last_seq
         self._offset += scan.consumed
         return scan.consumed > 0
-
-    def _advance_segment(self, path: Path) -> bool:
-        """Move to the next segment once this one is fully read and a newer one exists."""
-        if self._offset < os.path.getsize(path):
-            return False
-        newer = [p for p in list_segments(self._dir) if p.name > path.name]
-        if not newer:
-            return False
-        self._path, self._offset = newer[0], 0
-        return True
-
-    def _first_segment(self) -> Path | None:
-        segments = segments_from(self._dir, self._after_seq)
-        return segments[0] if segments else None

@@ -200,11 +200,12 @@ def read_events(wal_dir: Path, after_seq: int = 0) -> Iterator[wal_pb2.CommandEv
                 yield events
 
 
-class WalTailer:
-    """Follows the WAL from a seq, never past the durable seq (outbox input).
+class SegmentFollower:
+    """Follows the WAL's segment files from a seq in bounded chunks: what the outbox's
+    tailers share (``WalTailer`` here, the compiled-scan ``event_tailer.EventTailer``).
 
-    Reads in bounded chunks from an open file; an incomplete frame at the end of the
-    readable data means "not written yet", so the tailer waits for more.
+    An incomplete frame at the end of the readable data means "not written yet": the
+    tailer stops there and reads on from it at the next poll.
     """
 
     def __init__(
@@ -223,6 +224,38 @@ class WalTailer:
         self._path: Path | None = segments[0] if segments else None
         self._offset = 0
 
+    def _window(self, path: Path) -> bytes:
+        """The next chunk of ``path`` from the offset; a first frame larger than a chunk
+        is read whole."""
+        with open(path, "rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read(self._chunk_bytes)
+            if len(data) == self._chunk_bytes and len(data) >= HEADER_SIZE:
+                first = HEADER_SIZE + int.from_bytes(data[:4], "little")
+                if len(data) < first <= HEADER_SIZE + MAX_PAYLOAD_BYTES:
+                    handle.seek(self._offset)
+                    data = handle.read(first)
+        return data
+
+    def _advance_segment(self, path: Path) -> bool:
+        """Move to the next segment once this one is fully read and a newer one exists."""
+        if self._offset < os.path.getsize(path):
+            return False
+        newer = [p for p in list_segments(self._dir) if p.name > path.name]
+        if not newer:
+            return False
+        self._path, self._offset = newer[0], 0
+        return True
+
+    def _first_segment(self) -> Path | None:
+        segments = segments_from(self._dir, self._after_seq)
+        return segments[0] if segments else None
+
+
+class WalTailer(SegmentFollower):
+    """Follows the WAL from a seq, never past the durable seq, as protobuf messages (the
+    reference the outbox's compiled ``EventTailer`` is tested against; tools)."""
+
     def poll(self, max_records: int) -> list[wal_pb2.CommandEvents]:
         """Up to ``max_records`` durable CommandEvents after the last one returned."""
         out: list[wal_pb2.CommandEvents] = []
@@ -240,12 +273,7 @@ class WalTailer:
     def _read_chunk(
         self, path: Path, out: list[wal_pb2.CommandEvents], limit: int, durable: int
     ) -> bool:
-        with open(path, "rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read(self._chunk_bytes)
-            if len(data) == self._chunk_bytes and not isinstance(decode_frame_at(data, 0), Frame):
-                handle.seek(self._offset)  # one frame larger than a chunk
-                data = handle.read(HEADER_SIZE + MAX_PAYLOAD_BYTES)
+        data = self._window(path)
         offset = 0
         progressed = False
         while offset < len(data) and len(out) < limit:
@@ -265,21 +293,6 @@ class WalTailer:
             progressed = True
         self._offset += offset
         return progressed
-
-    def _advance_segment(self, path: Path) -> bool:
-        """Move to the next segment once this one is fully read and a newer one exists."""
-        if self._offset < os.path.getsize(path):
-            return False
-        segments = list_segments(self._dir)
-        newer = [p for p in segments if p.name > path.name]
-        if not newer:
-            return False
-        self._path, self._offset = newer[0], 0
-        return True
-
-    def _first_segment(self) -> Path | None:
-        segments = segments_from(self._dir, self._after_seq)
-        return segments[0] if segments else None
 
 
 def _bytes(frame: Frame) -> bytes:
