@@ -388,48 +388,63 @@ def _packed(data: bytes, start: int, end: int, out: list[int]) -> None:
         raise WireError("packed field runs past its end")
 
 
-def sequenced_batch(data: bytes) -> LoggedBatch | None:
-    """A SequencedBatch record; None: a shape left to protobuf (e.g. ``batch`` twice)."""
-    first_seq = ts_ns = epoch = count = 0
+def batch_head(
+    data: bytes, start: int, stop: int
+) -> tuple[int, int, int, int, list[int], int, int] | None:
+    """(first_seq, ts_ns, epoch, count, skipped, request start, request end) of the
+    SequencedBatch in data[start:stop]; None: a shape left to protobuf."""
+    first = ts_ns = epoch = count = 0
     skipped: list[int] = []
-    items: list[BatchItem] | None = None
-    pos = 0
-    size = len(data)
-    while pos < size:
+    a = b = -1
+    pos = start
+    while pos < stop:
         key, pos = varint(data, pos)
-        field, wire_type = key >> 3, key & 7
-        if field in (1, 2, 3, 4):
-            if wire_type != _VARINT:
+        field = key >> 3
+        wire = key & 7
+        if 1 <= field <= 4:
+            if wire != _VARINT:
                 return None
             value, pos = varint(data, pos)
             if field == 1:
-                first_seq = value
+                first = value
             elif field == 2:
                 ts_ns = int64(value)
             elif field == 3:
                 epoch = value
             else:
                 count = value & 0xFFFFFFFF
-        elif field == 5:
-            if wire_type == _VARINT:
+        elif field == 5:  # repeated uint32 skipped: packed or not
+            if wire == _VARINT:
                 value, pos = varint(data, pos)
                 skipped.append(value & 0xFFFFFFFF)
-            elif wire_type == _LEN:
-                a, pos = span(data, pos, size)
-                _packed(data, a, pos, skipped)
+            elif wire == _LEN:
+                packed_start, pos = span(data, pos, stop)
+                _packed(data, packed_start, pos, skipped)
             else:
                 return None
         elif field == 6:
-            if wire_type != _LEN or items is not None:
+            if wire != _LEN or a >= 0:
                 return None  # a second occurrence merges: protobuf's job
-            a, pos = span(data, pos, size)
-            items = batch_items(data, a, pos)
-            if items is None:
-                return None
+            a, pos = span(data, pos, stop)
+            b = pos
         else:
-            pos = skip_field(data, pos, wire_type, size)
+            pos = skip_field(data, pos, wire, stop)
             if pos < 0:
                 return None
-    if pos != size:
+    if pos != stop:
         return None
-    return LoggedBatch(first_seq, ts_ns, epoch, count, skipped=skipped, items=items or [])
+    if a < 0:
+        a = b = 0  # no request logged: no items
+    return first, ts_ns, epoch, count, skipped, a, b
+
+
+def sequenced_batch(data: bytes) -> LoggedBatch | None:
+    """A SequencedBatch record; None: a shape left to protobuf (e.g. ``batch`` twice)."""
+    head = batch_head(data, 0, len(data))
+    if head is None:
+        return None
+    first_seq, ts_ns, epoch, count, skipped, start, end = head
+    items = batch_items(data, start, end) if end > start else []
+    if items is None:
+        return None
+    return LoggedBatch(first_seq, ts_ns, epoch, count, skipped=skipped, items=items)

@@ -27,7 +27,7 @@ from exchange.core.v1 import wal_pb2
 from exchange_core.adapters import command_mapping
 from exchange_core.adapters.command_mapping import Unsequenced
 from exchange_core.adapters.request_wire import (
-    WireError,
+    batch_head,
     int32,
     int64,
     skip_field,
@@ -299,7 +299,7 @@ class ReplayPass:
     def _batch(self, path: Path, at: int, data: bytes, start: int, stop: int) -> None:
         """A SequencedBatch record at data[start:stop]: its sequenced commands, decoded
         from the request bytes as logged (``request_wire.sequenced_batch``'s rules)."""
-        head = _batch_head(data, start, stop)
+        head = batch_head(data, start, stop)
         if head is None:
             self._parsed_batch(path, at, data[start:stop])
             return
@@ -420,61 +420,6 @@ def _command_head(data: bytes, start: int, stop: int) -> tuple[int, int, int, in
     if pos != stop:
         return 0, 0, 0, 0, 0, 0
     return seq, ts_ns, epoch, kind, a, b
-
-
-def _batch_head(
-    data: bytes, start: int, stop: int
-) -> tuple[int, int, int, int, list[int], int, int] | None:
-    """(first_seq, ts_ns, epoch, count, skipped, request start, request end) of the
-    SequencedBatch in data[start:stop]; None: a shape left to protobuf."""
-    first = ts_ns = epoch = count = 0
-    skipped: list[int] = []
-    a = b = -1
-    pos = start
-    while pos < stop:
-        key, pos = varint(data, pos)
-        field = key >> 3
-        wire = key & 7
-        if 1 <= field <= 4:
-            if wire != _VARINT:
-                return None
-            value, pos = varint(data, pos)
-            if field == 1:
-                first = value
-            elif field == 2:
-                ts_ns = int64(value)
-            elif field == 3:
-                epoch = value
-            else:
-                count = value & 0xFFFFFFFF
-        elif field == 5:  # repeated uint32 skipped: packed or not
-            if wire == _VARINT:
-                value, pos = varint(data, pos)
-                skipped.append(value & 0xFFFFFFFF)
-            elif wire == _LEN:
-                packed_start, pos = span(data, pos, stop)
-                at = packed_start
-                while at < pos:
-                    value, at = varint(data, at)
-                    skipped.append(value & 0xFFFFFFFF)
-                if at != pos:
-                    raise WireError("packed field runs past its end")
-            else:
-                return None
-        elif field == 6:
-            if wire != _LEN or a >= 0:
-                return None  # a second occurrence merges: protobuf's job
-            a, pos = span(data, pos, stop)
-            b = pos
-        else:
-            pos = skip_field(data, pos, wire, stop)
-            if pos < 0:
-                return None
-    if pos != stop:
-        return None
-    if a < 0:
-        a = b = 0  # no request logged: no items
-    return first, ts_ns, epoch, count, skipped, a, b
 
 
 def _item_request(data: bytes, start: int, end: int) -> tuple[int, int, int]:
