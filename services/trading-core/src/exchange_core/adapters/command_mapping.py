@@ -9,6 +9,7 @@ from typing import Final, NamedTuple
 
 from exchange.v1 import events_pb2, trading_core_pb2
 from exchange_common.ids import AccountId, Asset, Symbol
+from exchange_core.adapters.request_wire import CancelRequest, PlaceRequest
 from exchange_core.domain import (
     BalanceAdjust,
     CancelAll,
@@ -60,7 +61,7 @@ class Unsequenced(NamedTuple):
 
 
 def place_order(
-    engine: Engine, req: trading_core_pb2.PlaceOrderRequest, ts_ns: int = 0
+    engine: Engine, req: trading_core_pb2.PlaceOrderRequest | PlaceRequest, ts_ns: int = 0
 ) -> Command | Unsequenced:
     return place_fields(
         engine, symbol=req.symbol, account_id=req.account_id,
@@ -108,7 +109,7 @@ def place_fields(
 
 
 def cancel_order(
-    engine: Engine, req: trading_core_pb2.CancelOrderRequest, ts_ns: int = 0
+    engine: Engine, req: trading_core_pb2.CancelOrderRequest | CancelRequest, ts_ns: int = 0
 ) -> Command | Unsequenced:
     return cancel_fields(engine, req.symbol, req.account_id, order_id=req.order_id,
                          client_order_id=req.client_order_id, ts_ns=ts_ns,
@@ -116,7 +117,7 @@ def cancel_order(
 
 
 def cancel_all(
-    engine: Engine, req: trading_core_pb2.CancelAllRequest, ts_ns: int = 0
+    engine: Engine, req: trading_core_pb2.CancelAllRequest | CancelRequest, ts_ns: int = 0
 ) -> Command | Unsequenced:
     return cancel_all_fields(engine, req.symbol, req.account_id, ts_ns,
                              req.meta.correlation_id)

@@ -27,9 +27,12 @@ from exchange.core.v1 import wal_pb2
 from exchange_core.adapters import command_mapping
 from exchange_core.adapters.command_mapping import Unsequenced
 from exchange_core.adapters.request_wire import (
+    CancelRequest,
+    PlaceRequest,
     batch_head,
-    int32,
+    cancel_request,
     int64,
+    place_request,
     skip_field,
     span,
     varint,
@@ -63,10 +66,6 @@ _START_CRC: Final = tuple(TYPE_CRC.get(t, -1) for t in range(max(TYPE_CRC) + 1))
 
 def _u32(data: bytes, at: int) -> int:
     return data[at] | (data[at + 1] << 8) | (data[at + 2] << 16) | (data[at + 3] << 24)
-
-
-def _text(data: bytes, start: int, end: int) -> str:
-    return data[start:end].decode("utf-8")
 
 
 class ReplayPass:
@@ -187,103 +186,21 @@ class ReplayPass:
                ts_ns: int) -> Command | Unsequenced | None:
         """The mapped PlaceOrderRequest in data[start:end]; None: a shape left to
         protobuf (``request_wire.place_request``'s rules)."""
-        symbol = account = client_id = price = quantity = budget = protection = ""
-        correlation = ""
-        side = order_type = tif = stp = 0
-        post_only = False
-        pos = start
-        while pos < end:
-            key, pos = varint(data, pos)
-            field = key >> 3
-            wire = key & 7
-            if 1 <= field <= 4 or 8 <= field <= 11:
-                if wire != _LEN:
-                    return None
-                a, pos = span(data, pos, end)
-                if field == 1:
-                    merged = _correlation(data, a, pos, correlation)
-                    if merged is None:
-                        return None
-                    correlation = merged
-                elif field == 2:
-                    symbol = _text(data, a, pos)
-                elif field == 3:
-                    account = _text(data, a, pos)
-                elif field == 4:
-                    client_id = _text(data, a, pos)
-                elif field == 8:
-                    price = _text(data, a, pos)
-                elif field == 9:
-                    quantity = _text(data, a, pos)
-                elif field == 10:
-                    budget = _text(data, a, pos)
-                else:
-                    protection = _text(data, a, pos)
-            elif 5 <= field <= 7 or 12 <= field <= 13:
-                if wire != _VARINT:
-                    return None
-                value, pos = varint(data, pos)
-                if field == 5:
-                    side = int32(value)
-                elif field == 6:
-                    order_type = int32(value)
-                elif field == 7:
-                    tif = int32(value)
-                elif field == 12:
-                    post_only = value != 0
-                else:
-                    stp = int32(value)
-            else:
-                pos = skip_field(data, pos, wire, end)
-                if pos < 0:
-                    return None
-        if pos != end:
+        req = PlaceRequest()
+        if not place_request(data, start, end, req):
             return None
-        return command_mapping.place_fields(
-            self.engine, symbol=symbol, account_id=account, client_order_id=client_id,
-            side=side, order_type=order_type, time_in_force=tif, price_text=price,
-            quantity_text=quantity, quote_budget=budget, protection_price=protection,
-            post_only=post_only, stp=stp, ts_ns=ts_ns, correlation_id=correlation)
+        return command_mapping.place_order(self.engine, req, ts_ns)
 
     def _cancel(self, data: bytes, start: int, end: int, ts_ns: int, *,
                 with_ids: bool) -> Command | Unsequenced | None:
         """The mapped CancelOrderRequest (``with_ids``) or CancelAllRequest in
         data[start:end]; None: a shape left to protobuf."""
-        symbol = account = order_id = client_id = correlation = ""
-        pos = start
-        while pos < end:
-            key, pos = varint(data, pos)
-            field = key >> 3
-            wire = key & 7
-            if 1 <= field <= 3 or (with_ids and 4 <= field <= 5):
-                if wire != _LEN:
-                    return None
-                a, pos = span(data, pos, end)
-                if field == 1:
-                    merged = _correlation(data, a, pos, correlation)
-                    if merged is None:
-                        return None
-                    correlation = merged
-                elif field == 2:
-                    symbol = _text(data, a, pos)
-                elif field == 3:
-                    account = _text(data, a, pos)
-                elif field == 4:
-                    order_id = _text(data, a, pos)
-                else:
-                    client_id = _text(data, a, pos)
-            else:
-                pos = skip_field(data, pos, wire, end)
-                if pos < 0:
-                    return None
-        if pos != end:
+        req = CancelRequest()
+        if not cancel_request(data, start, end, req, with_ids):
             return None
         if not with_ids:
-            return command_mapping.cancel_all_fields(self.engine, symbol, account, ts_ns,
-                                                     correlation)
-        return command_mapping.cancel_fields(
-            self.engine, symbol, account, order_id=order_id, client_order_id=client_id,
-            ts_ns=ts_ns, correlation_id=correlation)
+            return command_mapping.cancel_all(self.engine, req, ts_ns)
+        return command_mapping.cancel_order(self.engine, req, ts_ns)
 
     def _parsed_command(self, path: Path, at: int, payload: bytes) -> None:
         """A command record of a shape the fast path leaves alone (balance, mode)."""
@@ -449,27 +366,6 @@ def _item_request(data: bytes, start: int, end: int) -> tuple[int, int, int]:
     if pos != end:
         return -1, 0, 0
     return kind, a, b
-
-
-def _correlation(data: bytes, start: int, end: int, current: str) -> str | None:
-    """``current`` merged with the CommandMeta in data[start:end] (its correlation_id
-    when present); None: a shape left to protobuf (``request_wire``'s rules)."""
-    pos = start
-    while pos < end:
-        key, pos = varint(data, pos)
-        field = key >> 3
-        wire = key & 7
-        if 1 <= field <= 2:
-            if wire != _LEN:
-                return None
-            a, pos = span(data, pos, end)
-            if field == 1:
-                current = _text(data, a, pos)
-        else:
-            pos = skip_field(data, pos, wire, end)
-            if pos < 0:
-                return None
-    return current if pos == end else None
 
 
 def _command_of(mapped: Command | Unsequenced, seq: int) -> Command:
