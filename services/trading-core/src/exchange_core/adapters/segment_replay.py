@@ -28,8 +28,10 @@ from exchange_core.adapters import command_mapping
 from exchange_core.adapters.command_mapping import Unsequenced
 from exchange_core.adapters.request_wire import (
     CancelRequest,
+    LoggedBatch,
     PlaceRequest,
     batch_head,
+    batch_items,
     cancel_request,
     int64,
     place_request,
@@ -38,7 +40,7 @@ from exchange_core.adapters.request_wire import (
     varint,
 )
 from exchange_core.adapters.wal_frame import MAX_PAYLOAD_BYTES, TYPE_CRC, RecordType
-from exchange_core.adapters.wal_journal import batch_commands, to_command
+from exchange_core.adapters.wal_journal import batch_commands, logged_batch_commands, to_command
 from exchange_core.adapters.wal_segment import WalCorruptionError, scan_segment
 from exchange_core.app.replay import DivergenceError
 from exchange_core.domain import Command, Engine
@@ -223,51 +225,13 @@ class ReplayPass:
         first, ts_ns, epoch, count, skipped, items_start, items_end = head
         if not self._batch_starts(path, at, first, count, epoch):
             return
-        mapped = self._batch_items(data, items_start, items_end, ts_ns)
-        if mapped is None:
+        items = batch_items(data, items_start, items_end) if items_end > items_start else []
+        if items is None:
             self._parsed_batch(path, at, data[start:stop])
             return
-        left_out = set(skipped)
-        if len(mapped) - len(left_out) != count:
-            raise ValueError(f"WAL batch at seq {first}: {len(mapped)} commands, "
-                             f"{len(left_out)} skipped, but {count} sequenced")
-        seq, after = first, self.after_seq
-        for index, command in enumerate(mapped):
-            if index in left_out:
-                continue
-            if seq > after:
-                if command is None:
-                    raise ValueError(f"WAL seq {seq}: no command in batch item")
-                self._apply(seq, _command_of(command, seq))
-            seq += 1
-
-    def _batch_items(self, data: bytes, start: int, end: int,
-                     ts_ns: int) -> list[Command | Unsequenced | None] | None:
-        """The mapped command of each item of the SubmitBatchesRequest in
-        data[start:end] (None for an item without one); None: a shape left to protobuf."""
-        out: list[Command | Unsequenced | None] = []
-        pos = start
-        while pos < end:
-            key, pos = varint(data, pos)
-            if key >> 3 != 1:
-                pos = skip_field(data, pos, key & 7, end)
-                if pos < 0:
-                    return None
-                continue
-            if key & 7 != _LEN:
-                return None
-            a, pos = span(data, pos, end)
-            kind, request_start, request_end = _item_request(data, a, pos)
-            if kind < 0:
-                return None
-            if not kind:
-                out.append(None)
-                continue
-            mapped = self._request(data, request_start, request_end, kind, ts_ns)
-            if mapped is None:
-                return None
-            out.append(mapped)
-        return out if pos == end else None
+        logged = LoggedBatch(first, ts_ns, epoch, count, skipped=skipped, items=items)
+        for entry in logged_batch_commands(self.engine, logged, self.after_seq):
+            self._apply(entry.seq, entry.command)
 
     def _parsed_batch(self, path: Path, at: int, payload: bytes) -> None:
         batch = wal_pb2.SequencedBatch.FromString(payload)
@@ -337,35 +301,6 @@ def _command_head(data: bytes, start: int, stop: int) -> tuple[int, int, int, in
     if pos != stop:
         return 0, 0, 0, 0, 0, 0
     return seq, ts_ns, epoch, kind, a, b
-
-
-def _item_request(data: bytes, start: int, end: int) -> tuple[int, int, int]:
-    """(request field, start, end) of the command of the SubmitStreamRequest in
-    data[start:end], its field numbered as in SequencedCommand (10 place, 11 cancel,
-    12 cancel-all; the item's 2, 3, 4); 0: none set; -1: a shape left to protobuf."""
-    kind = a = b = 0
-    pos = start
-    while pos < end:
-        key, pos = varint(data, pos)
-        field = key >> 3
-        wire = key & 7
-        if field == 1:
-            if wire != _VARINT:
-                return -1, 0, 0
-            pos = varint(data, pos)[1]
-        elif 2 <= field <= 4:
-            if wire != _LEN or kind:
-                return -1, 0, 0
-            kind = field + _PLACE_FIELD - 2
-            a, pos = span(data, pos, end)
-            b = pos
-        else:
-            pos = skip_field(data, pos, wire, end)
-            if pos < 0:
-                return -1, 0, 0
-    if pos != end:
-        return -1, 0, 0
-    return kind, a, b
 
 
 def _command_of(mapped: Command | Unsequenced, seq: int) -> Command:
