@@ -3,11 +3,12 @@
 Recovery's hot loop. A segment is read in windows of ``WINDOW_BYTES`` (one big read per
 segment cost more than the replay's decoding: the kernel zero-fills and maps fresh pages
 for it). For each frame: check its CRC (every frame, events included); for a command
-record decode the logged request straight from its wire bytes into the domain command
-(the shapes ``request_wire`` decodes, with the same rules, mapped by ``command_mapping``
-as when it was accepted) and apply it; for a batch record, each of its sequenced
-commands; for a checkpoint, verify the hash when asked. No generator, no replay entry and
-no request object between the bytes and ``Engine.apply``. Shapes the fast path leaves
+record decode the logged request from its wire bytes with ``request_wire``'s decoders
+(the command path's) and map it with ``command_mapping`` as when it was accepted, then
+apply it; for a batch record, each of its sequenced commands (``request_wire.batch_head``
+/ ``batch_items``, ``wal_journal.logged_batch_commands``); for a checkpoint, verify the
+hash when asked. No protobuf objects and no generator chain per record between the bytes
+and ``Engine.apply``. Shapes the fast path leaves
 alone (balance, symbol mode, a oneof set twice, a known field with another wire type)
 are parsed by protobuf and mapped by ``wal_journal`` exactly as before.
 
