@@ -22,6 +22,7 @@ class Settings:
     checkpoint_every_commands: int
     wal_segment_bytes: int
     wal_prune: bool
+    wal_preallocate: bool
     max_in_flight_commands: int
     kafka_bootstrap: str
     balance_topic: str
@@ -52,6 +53,7 @@ class Settings:
             checkpoint_every_commands=env_int("CORE_CHECKPOINT_EVERY_COMMANDS", 10_000, env),
             wal_segment_bytes=env_int("CORE_WAL_SEGMENT_BYTES", 64 * 1024 * 1024, env),
             wal_prune=env_bool("CORE_WAL_PRUNE", True, env),
+            wal_preallocate=env_bool("CORE_WAL_PREALLOCATE", True, env),
             max_in_flight_commands=env_int("CORE_MAX_IN_FLIGHT", 20_000, env),
             kafka_bootstrap=env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092", env),
             balance_topic=env_str("CORE_BALANCE_TOPIC", str(Topic.LEDGER_BALANCE_EVENTS), env),

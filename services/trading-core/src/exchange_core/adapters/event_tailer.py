@@ -59,5 +59,5 @@ class EventTailer(SegmentFollower):
             out.messages += scan.messages
             out.records += scan.records
             out.last_seq = self._after_seq = scan.last_seq
-        self._offset += scan.consumed
+        self._consumed(scan.consumed, len(data))
         return scan.consumed > 0

@@ -116,6 +116,7 @@ def _start_leader(
         on_durable=on_durable, is_fence_valid=lease.is_valid,
         on_stop=lambda reason: _call_on(loop, node_ref[0].fatal, reason),
         observe_fsync=metrics.observe_fsync, segment_max_bytes=settings.wal_segment_bytes,
+        preallocate=settings.wal_preallocate,
     )
     mapper = EventMapper(engine, settings.shard_id)
     positions = dict(rec.balance_positions)

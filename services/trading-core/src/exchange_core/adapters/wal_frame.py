@@ -72,7 +72,11 @@ def find_valid_frame_after(buf: bytes | memoryview, offset: int) -> int | None:
     Used only on the error path, to tell a torn tail (nothing valid follows) from
     corruption in the middle of the log (valid records follow the bad one).
     """
-    for candidate in range(offset + 1, len(buf) - HEADER_SIZE + 1):
+    # A frame's type byte is not zero, so none starts in (or right before) a run of zeros
+    # that ends the buffer: a preallocated segment's unused space is not searched.
+    data = bytes(buf) if isinstance(buf, memoryview) else buf
+    last = min(len(data) - HEADER_SIZE + 1, len(data.rstrip(b"\x00")) - 8)
+    for candidate in range(offset + 1, last):
         if buf[candidate + 8] not in _VALID_TYPES:
             continue
         if isinstance(decode_frame_at(buf, candidate), Frame):

@@ -37,6 +37,7 @@ from exchange_core.adapters.wal_segment import (
 
 WalEntry = wal_pb2.SequencedCommand | wal_pb2.Checkpoint
 WalRecord = wal_pb2.SequencedCommand | wal_pb2.SequencedBatch | wal_pb2.Checkpoint
+_FIRST_READ_BYTES = 64 * 1024
 _REPLAYED = frozenset((int(RecordType.COMMAND), int(RecordType.CHECKPOINT),
                        int(RecordType.COMMAND_BATCH)))
 
@@ -205,7 +206,10 @@ class SegmentFollower:
     tailers share (``WalTailer`` here, the compiled-scan ``event_tailer.EventTailer``).
 
     An incomplete frame at the end of the readable data means "not written yet": the
-    tailer stops there and reads on from it at the next poll.
+    tailer stops there and reads on from it at the next poll. So do zeros: the newest
+    segment is preallocated (``wal_writer``), so reads past the last frame return zeros,
+    not end-of-file; the read size adapts (small while caught up, growing while whole
+    windows are consumed) so a caught-up tailer does not copy a MiB of zeros per poll.
     """
 
     def __init__(
@@ -220,6 +224,7 @@ class SegmentFollower:
         self._after_seq = after_seq
         self._durable_seq = durable_seq
         self._chunk_bytes = chunk_bytes
+        self._read_bytes = min(chunk_bytes, _FIRST_READ_BYTES)
         segments = segments_from(wal_dir, after_seq)
         self._path: Path | None = segments[0] if segments else None
         self._offset = 0
@@ -229,13 +234,22 @@ class SegmentFollower:
         is read whole."""
         with open(path, "rb") as handle:
             handle.seek(self._offset)
-            data = handle.read(self._chunk_bytes)
-            if len(data) == self._chunk_bytes and len(data) >= HEADER_SIZE:
+            data = handle.read(self._read_bytes)
+            if len(data) == self._read_bytes and len(data) >= HEADER_SIZE:
                 first = HEADER_SIZE + int.from_bytes(data[:4], "little")
                 if len(data) < first <= HEADER_SIZE + MAX_PAYLOAD_BYTES:
                     handle.seek(self._offset)
                     data = handle.read(first)
         return data
+
+    def _consumed(self, consumed: int, window: int) -> None:
+        """Move the offset past ``consumed`` bytes of a ``window``-byte read; size the
+        next read: double it while reads are used up, back to small once caught up."""
+        self._offset += consumed
+        if consumed * 2 >= window:
+            self._read_bytes = min(self._chunk_bytes, self._read_bytes * 2)
+        else:
+            self._read_bytes = min(self._chunk_bytes, _FIRST_READ_BYTES)
 
     def _advance_segment(self, path: Path) -> bool:
         """Move to the next segment once this one is fully read and a newer one exists."""
@@ -291,7 +305,7 @@ class WalTailer(SegmentFollower):
                     self._after_seq = seq
             offset = frame.end
             progressed = True
-        self._offset += offset
+        self._consumed(offset, len(data))
         return progressed
 
 

@@ -6,6 +6,10 @@ segment may end in a torn or corrupt tail (the writer fsyncs a segment before it
 the next one); such a tail is truncated with a logged reason. A bad frame followed by a
 valid one, or any bad frame in an older segment, is corruption: a hard error that names
 the file and offset.
+
+The newest segment may also end in zeros: the unused part of a preallocated segment
+(``wal_writer``) when the writer did not close it. That is the end of the log, not
+damage; it is cut like a torn tail, logged as what it is.
 """
 
 import logging
@@ -34,6 +38,7 @@ from exchange_core.adapters.wal_frame import (
 log = logging.getLogger(__name__)
 
 SEGMENT_FORMAT_VERSION = 1
+ZEROS_REASON = "unused preallocated space (zeros) after the last record"
 _NAME = re.compile(r"^wal-(\d{20})\.seg$")
 
 
@@ -96,7 +101,10 @@ def scan_segment(path: Path, *, is_last: bool) -> SegmentScan:
         frames.append(decoded)
         offset = decoded.end
     if reason is not None:
-        later = find_valid_frame_after(data, offset)
+        zeros = is_zeros(data, offset)
+        if zeros:
+            reason = ZEROS_REASON
+        later = None if zeros else find_valid_frame_after(data, offset)
         if later is not None:
             raise WalCorruptionError(
                 path, offset, f"{reason}; a valid record follows at offset {later}"
@@ -108,14 +116,22 @@ def scan_segment(path: Path, *, is_last: bool) -> SegmentScan:
     return SegmentScan(path, frames, offset, len(data), reason)
 
 
+def is_zeros(data: bytes, offset: int) -> bool:
+    """Is everything from ``offset`` on a zero byte (preallocated, never written)?"""
+    return data.count(0, offset) == len(data) - offset
+
+
 def truncate_torn_tail(scan: SegmentScan) -> None:
     """Cut a torn tail off the newest segment, durably, and say why in the log."""
     if not scan.is_torn:
         return
-    log.warning(
-        "WAL torn tail truncated: %s at offset %d (%d bytes dropped): %s",
-        scan.path, scan.valid_bytes, scan.file_bytes - scan.valid_bytes, scan.tail_reason,
-    )
+    dropped = scan.file_bytes - scan.valid_bytes
+    if scan.tail_reason == ZEROS_REASON:
+        log.info("WAL newest segment trimmed: %s at offset %d (%d bytes): %s",
+                 scan.path, scan.valid_bytes, dropped, scan.tail_reason)
+    else:
+        log.warning("WAL torn tail truncated: %s at offset %d (%d bytes dropped): %s",
+                    scan.path, scan.valid_bytes, dropped, scan.tail_reason)
     with open(scan.path, "r+b") as handle:
         handle.truncate(scan.valid_bytes)
         handle.flush()

@@ -32,14 +32,18 @@ class _Durable:
         self.batches.append(commands)
 
 
+# Every test runs on plain and on preallocated segments (what serve runs).
+pytestmark = pytest.mark.parametrize("preallocate", [False, True])
+
+
 def _writer(tmp_path: Path, durable: _Durable, **kwargs: object) -> WalWriter:
     return WalWriter(tmp_path, shard_id="s", next_seq=1, epoch=1, on_durable=durable.on_durable,
                      observe_fsync=durable.observe, **kwargs)  # type: ignore[arg-type]
 
 
-def test_appends_become_durable_in_order_and_read_back(tmp_path: Path) -> None:
+def test_appends_become_durable_in_order_and_read_back(tmp_path: Path, preallocate: bool) -> None:
     durable = _Durable()
-    writer = _writer(tmp_path, durable)
+    writer = _writer(tmp_path, durable, preallocate=preallocate)
     writer.start()
     for seq in range(1, 501):
         writer.append(seq, _frames(seq))
@@ -49,9 +53,10 @@ def test_appends_become_durable_in_order_and_read_back(tmp_path: Path) -> None:
     assert [e.seq for e in read_entries(tmp_path)] == list(range(1, 501))
 
 
-def test_commands_queued_during_an_fsync_share_the_next_one(tmp_path: Path) -> None:
+def test_commands_queued_during_an_fsync_share_the_next_one(tmp_path: Path,
+                                                            preallocate: bool) -> None:
     durable = _Durable()
-    writer = _writer(tmp_path, durable)
+    writer = _writer(tmp_path, durable, preallocate=preallocate)
     for seq in range(1, 201):  # queued before the writer thread runs: one batch
         writer.append(seq, _frames(seq))
     writer.start()
@@ -60,9 +65,11 @@ def test_commands_queued_during_an_fsync_share_the_next_one(tmp_path: Path) -> N
     assert durable.seqs == [200]
 
 
-def test_segments_rotate_at_the_size_limit_without_splitting_a_batch(tmp_path: Path) -> None:
+def test_segments_rotate_at_the_size_limit_without_splitting_a_batch(
+        tmp_path: Path, preallocate: bool) -> None:
     durable = _Durable()
-    writer = _writer(tmp_path, durable, segment_max_bytes=2_000)
+    writer = _writer(tmp_path, durable, segment_max_bytes=2_000,
+                     preallocate=preallocate)
     writer.start()
     for seq in range(1, 301):
         writer.append(seq, _frames(seq))
@@ -74,10 +81,11 @@ def test_segments_rotate_at_the_size_limit_without_splitting_a_batch(tmp_path: P
     assert [e.seq for e in read_entries(tmp_path)] == list(range(1, 301))
 
 
-def test_a_writer_whose_lease_is_gone_refuses_to_write(tmp_path: Path) -> None:
+def test_a_writer_whose_lease_is_gone_refuses_to_write(tmp_path: Path, preallocate: bool) -> None:
     durable = _Durable()
     reasons: list[str] = []
-    writer = _writer(tmp_path, durable, is_fence_valid=lambda: False, on_stop=reasons.append)
+    writer = _writer(tmp_path, durable, is_fence_valid=lambda: False, on_stop=reasons.append,
+                     preallocate=preallocate)
     writer.start()
     writer.append(1, _frames(1))
     writer.close()
@@ -87,9 +95,10 @@ def test_a_writer_whose_lease_is_gone_refuses_to_write(tmp_path: Path) -> None:
         writer.append(2, _frames(2))
 
 
-def test_the_tailer_never_reads_past_the_durable_seq(tmp_path: Path) -> None:
+def test_the_tailer_never_reads_past_the_durable_seq(tmp_path: Path, preallocate: bool) -> None:
     durable = _Durable()
-    writer = _writer(tmp_path, durable, segment_max_bytes=1_500)
+    writer = _writer(tmp_path, durable, segment_max_bytes=1_500,
+                     preallocate=preallocate)
     writer.start()
     for seq in range(1, 101):
         writer.append(seq, _frames(seq))
