@@ -27,6 +27,7 @@ class Settings:
     kafka_bootstrap: str
     balance_topic: str
     outbox_enabled: bool
+    outbox_nice: int
     balance_feed_enabled: bool
     redis_url: str
     lease_ttl_ms: int
@@ -58,6 +59,7 @@ class Settings:
             kafka_bootstrap=env_str("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092", env),
             balance_topic=env_str("CORE_BALANCE_TOPIC", str(Topic.LEDGER_BALANCE_EVENTS), env),
             outbox_enabled=env_bool("CORE_OUTBOX_ENABLED", True, env),
+            outbox_nice=env_int("CORE_OUTBOX_NICE", 10, env),
             balance_feed_enabled=env_bool("CORE_BALANCE_FEED_ENABLED", True, env),
             redis_url=env_str("REDIS_URL", "redis://127.0.0.1:6380/0", env),
             lease_ttl_ms=env_int("CORE_LEASE_TTL_MS", 3_000, env),
@@ -89,6 +91,8 @@ class Settings:
                            ("CORE_METRICS_PORT", self.metrics_port)):
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{name} out of range: {port}")
+        if not 0 <= self.outbox_nice <= 19:
+            raise ConfigError(f"CORE_OUTBOX_NICE must be 0..19, got {self.outbox_nice}")
         if not self.shard_id.replace("-", "").replace("_", "").isalnum():
             raise ConfigError(f"CORE_SHARD_ID must be letters, digits, - or _: {self.shard_id!r}")
 

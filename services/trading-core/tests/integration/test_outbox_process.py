@@ -1,6 +1,7 @@
 """The outbox process publishes exactly the durable records it is told about, persists its
 cursor after the acks, and publishes nothing once the fence (the lease) has expired."""
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -40,7 +41,7 @@ def _outbox(tmp_path: Path, bootstrap: str, durable: int,
             fence: Callable[[], float]) -> OutboxProcess:
     return OutboxProcess(tmp_path / "wal", tmp_path / "outbox.cursor",
                          producer_config(bootstrap) | {"linger.ms": 5},
-                         durable_seq=durable, fence_until=fence, batch_records=7)
+                         durable_seq=durable, fence_until=fence, batch_records=7, nice=7)
 
 
 def test_publishes_up_to_the_durable_seq_only_then_the_rest_and_persists_the_cursor(
@@ -53,6 +54,9 @@ def test_publishes_up_to_the_durable_seq_only_then_the_rest_and_persists_the_cur
     outbox.start()
     try:
         wait_until(lambda: outbox.acked_cursor == 25)
+        assert outbox.pid is not None  # a background process: it yields to the command path
+        assert os.getpriority(os.PRIO_PROCESS, outbox.pid) == os.getpriority(
+            os.PRIO_PROCESS, 0) + 7
         first = consume_range(kafka_bootstrap, {(topic, 0): 0})
         outbox.durable(40)
         wait_until(lambda: outbox.cursor == 40)  # acked and persisted

@@ -93,12 +93,17 @@ class OutboxSpec(NamedTuple):
     cursor_path: Path
     kafka_config: dict[str, Any]
     batch_records: int
+    nice: int = 0
 
 
 def child_main(slots: SharedSlots, parent_pid: int, spec: OutboxSpec) -> None:
     """The outbox process: publish until told to stop, the fence expires or the parent
     is gone."""
     _die_with_parent(parent_pid)
+    if spec.nice > 0:
+        # Background work: publishing may lag by milliseconds, the command path must not
+        # (the child otherwise takes the core the loop thread wakes up on after an fsync).
+        os.nice(spec.nice)
     kafka_config = spec.kafka_config
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s[outbox]: %(message)s")
@@ -133,13 +138,14 @@ class OutboxProcess:
         fence_until: Callable[[], float],
         observer: OutboxObserver | None = None,
         batch_records: int = 2_000,
+        nice: int = 0,
     ) -> None:
         self._context = multiprocessing.get_context("spawn")  # the parent runs threads
         self._slots: SharedSlots = self._context.RawArray(ctypes.c_int64, _SLOTS)
         start_cursor = CursorFile(cursor_path).load()
         self._slots[CURSOR] = self._slots[PERSISTED] = start_cursor
         self._slots[DURABLE] = durable_seq
-        self._spec = OutboxSpec(wal_dir, cursor_path, kafka_config, batch_records)
+        self._spec = OutboxSpec(wal_dir, cursor_path, kafka_config, batch_records, nice)
         self._fence_until = fence_until
         self._observer = observer
         self._stopping = threading.Event()

@@ -137,7 +137,8 @@ def _start_leader(
             producer_config(settings.kafka_bootstrap) | {
                 "linger.ms": 20, "queue.buffering.max.messages": 500_000,
                 "delivery.report.only.error": True},
-            durable_seq=rec.last_seq, fence_until=lease.valid_until, observer=metrics)
+            durable_seq=rec.last_seq, fence_until=lease.valid_until, observer=metrics,
+            nice=settings.outbox_nice)
         outbox_ref.append(outbox)
     housekeeper = Housekeeper(
         shard_id=settings.shard_id, store=SnapshotStore(settings.snapshot_dir),

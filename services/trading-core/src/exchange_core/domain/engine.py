@@ -588,6 +588,10 @@ class Engine:
         self._hash_accounts = total & state_hash.MASK
         self._dirty_accounts.clear()
 
+    def unfolded(self) -> int:
+        """Orders and accounts changed since the last fold (``hash_dirty``)."""
+        return len(self._dirty_orders) + len(self._dirty_accounts)
+
     def rehash(self) -> None:
         """Recompute every digest and sum from scratch (after a restore)."""
         self.hash_dirty()

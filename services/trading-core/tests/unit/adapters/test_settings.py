@@ -19,6 +19,8 @@ def test_bad_values_name_their_key() -> None:
         Settings.from_env({"CORE_SNAPSHOT_EVERY_COMMANDS": "0"})
     with pytest.raises(ConfigError, match="CORE_GRPC_PORT"):
         Settings.from_env({"CORE_GRPC_PORT": "http"})
+    with pytest.raises(ConfigError, match="CORE_OUTBOX_NICE"):
+        Settings.from_env({"CORE_OUTBOX_NICE": "-5"})  # never above the command path
 
 
 def test_a_markets_file_with_unknown_keys_is_refused() -> None:

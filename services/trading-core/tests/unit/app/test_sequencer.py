@@ -123,3 +123,19 @@ def test_a_batch_command_not_stamped_with_the_batch_time_is_refused() -> None:
     with pytest.raises(InvariantViolation):
         sequencer.execute_batch("batch", _commands()[:1], 500)  # type: ignore[arg-type]
     assert sequencer.last_seq == 0
+
+
+def test_the_state_hash_is_folded_after_every_journal_record() -> None:
+    """The fold runs while the record's fsync is in flight, a few entities at a time,
+    never as one big fold inside a later command."""
+    engine = Engine(CONFIG)
+    sequencer = Sequencer(engine, _Journal(), epoch=1, next_seq=1, checkpoint_every=1_000)
+    commands = _commands()
+    engine.apply(commands[0])  # type: ignore[arg-type]  # outside the sequencer: no fold
+    assert engine.unfolded() > 0
+    sequencer.execute("source", commands[1])  # type: ignore[arg-type]
+    assert engine.unfolded() == 0
+    ts_ns = sequencer.now_ns()
+    batch = [c._replace(ts_ns=ts_ns) for c in commands[2:12]]  # type: ignore[attr-defined]
+    sequencer.execute_batch("source", batch, ts_ns)
+    assert engine.unfolded() == 0
