@@ -76,25 +76,37 @@ def _pregenerate(symbol: str, accounts: list[str], *, batch: int, orders: int,
 
 
 async def _batches(channel: Any, payloads: list[bytes], *, deadline: float, window: int,
-                   batch: int, out: dict[str, Any]) -> None:
+                   batch: int, rate: float, out: dict[str, Any]) -> None:
     """TradingCoreBatch: ``batch`` orders per message, ``window`` orders in flight.
+
+    ``rate`` 0: closed loop (a batch is sent as soon as the window has room: throughput
+    at saturation). ``rate`` > 0 (orders/s of this stream): open loop, a batch is due every
+    ``batch / rate`` seconds and its latency counts from when it was due, so a send held
+    back by a full window or a late timer counts against the service (no coordinated
+    omission; the event loop's timer adds up to ~1 ms of its own).
 
     Requests are pre-serialized bytes and replies are kept as bytes, parsed once the run
     is over (``_parse_replies``); replies come back in order, so the send times are a FIFO.
     """
     from collections import deque
 
-
     slots = asyncio.Semaphore(max(1, window // batch))
     sent_at: deque[int] = deque()
     call = channel.stream_stream("/exchange.core.v1.TradingCoreBatch/SubmitBatches")()
+    period_ns = int(batch / rate * 1e9) if rate > 0 else 0
 
     async def writer() -> None:
+        due = time.perf_counter_ns()
         for payload in payloads:
+            if period_ns:
+                due += period_ns
+                wait_ns = due - time.perf_counter_ns()
+                if wait_ns > 0:
+                    await asyncio.sleep(wait_ns / 1e9)
             await slots.acquire()
             if time.monotonic() >= deadline:
                 break
-            sent_at.append(time.perf_counter_ns())
+            sent_at.append(due if period_ns else time.perf_counter_ns())
             await call.write(payload)
         else:
             out["exhausted"] = True
@@ -124,8 +136,8 @@ def _parse_replies(out: dict[str, Any]) -> None:
 
 
 async def _run(port: int, symbol: str, accounts: list[str], *, seconds: float, window: int,
-               seed: int, streams: int, batch: int, max_rate: int,
-               start_at: float) -> dict[str, Any]:
+               seed: int, streams: int, batch: int, max_rate: int, start_at: float,
+               rate: float) -> dict[str, Any]:
     out: dict[str, Any] = {"latencies_us": [], "codes": {}, "received": []}
     payloads = [_pregenerate(symbol, accounts, batch=batch,
                              orders=int(max_rate * seconds / streams), seed=seed * 100 + s)
@@ -137,7 +149,8 @@ async def _run(port: int, symbol: str, accounts: list[str], *, seconds: float, w
         stub = pb_grpc.TradingCoreStub(channel)
         if batch > 1:
             await asyncio.gather(*(_batches(channel, payloads[s], deadline=deadline,
-                                            window=window, batch=batch, out=out)
+                                            window=window, batch=batch,
+                                            rate=rate / streams, out=out)
                                    for s in range(streams)))
         else:
             await asyncio.gather(*(_stream(stub, symbol, accounts, deadline=deadline,
@@ -151,10 +164,12 @@ async def _run(port: int, symbol: str, accounts: list[str], *, seconds: float, w
 
 
 def run_client(job: tuple[Any, ...]) -> dict[str, Any]:
-    """(port, symbol, accounts, seconds, window, seed, streams, batch, max_rate, start_at)
-    -> results (latencies, reply codes, CPU seconds of this client)."""
-    port, symbol, accounts, seconds, window, seed, streams, batch, max_rate, start_at = job
+    """(port, symbol, accounts, seconds, window, seed, streams, batch, max_rate, start_at,
+    rate) -> results (latencies, reply codes, CPU seconds of this client); ``rate``: this
+    client's orders/s (0 = closed loop)."""
+    (port, symbol, accounts, seconds, window, seed, streams, batch, max_rate, start_at,
+     rate) = job
     result = asyncio.run(_run(port, symbol, accounts, seconds=seconds, window=window,
                               seed=seed, streams=streams, batch=batch, max_rate=max_rate,
-                              start_at=start_at))
+                              start_at=start_at, rate=rate))
     return result

@@ -127,6 +127,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=50591)
     parser.add_argument("--batch", type=int, default=1,
                         help="orders per message: 1 = SubmitStream, >1 = TradingCoreBatch")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="batch mode: offered orders/s, all clients together, paced "
+                             "(latency from each batch's due time); 0 = closed loop")
     parser.add_argument("--max-rate", type=int, default=30_000,
                         help="batch mode: orders/s the pre-generated requests can sustain "
                              "(all clients together)")
@@ -169,8 +172,11 @@ def main() -> int:
             time.sleep(0.2)
         per_client = args.max_rate * args.seconds / args.clients if args.batch > 1 else 0
         start_at = time.time() + 2.0 + per_client * 10e-6  # after the pre-generation
+        if args.rate > args.max_rate:
+            raise SystemExit("--rate above --max-rate: not enough pre-generated requests")
         jobs = [(args.port, symbol, accounts, args.seconds, args.window, i, 1, args.batch,
-                 args.max_rate // args.clients, start_at) for i in range(args.clients)]
+                 args.max_rate // args.clients, start_at, args.rate / args.clients)
+                for i in range(args.clients)]
         with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
             pending = pool.map_async(_client, jobs)
             time.sleep(max(0.0, start_at - time.time()))
@@ -203,8 +209,11 @@ def main() -> int:
     from exchange_core import compiled
 
     print(f"core build: {compiled.STATUS} (same environment as the core process)")
+    offered = (f"open loop, {args.rate:,.0f} orders/s offered (latency from each batch's "
+               "due time)" if args.rate else "closed loop")
     print(f"settings: clients={args.clients} window={args.window} seconds={args.seconds} "
-          f"batch={args.batch} outbox={args.outbox} fsync=on (fdatasync per group commit) "
+          f"batch={args.batch} {offered}; outbox={args.outbox} fsync=on (fdatasync per "
+          f"group commit) "
           f"workload=LIMIT GTC/IOC around one price, 16 accounts, 1 market")
     print(f"acked orders: {acked} in {elapsed:.1f}s = {acked / elapsed:,.0f} orders/s "
           f"(reply codes {codes})")
