@@ -11,7 +11,15 @@ from exchange.v1 import events_pb2
 from exchange_common.envelope import EVENT_VERSION
 from exchange_common.ids import Asset, Symbol
 from exchange_common.topics import Topic
-from exchange_core.adapters.proto_wire import bytes_field, string_field, uint_field, varint
+from exchange_core.adapters.proto_wire import (
+    bytes_field,
+    head,
+    put_string,
+    put_uint,
+    string_field,
+    uint_field,
+    varint,
+)
 from exchange_core.domain import (
     BalanceApplied,
     BookDelta,
@@ -37,19 +45,25 @@ ACCOUNT_PRODUCER: Final = "accounts"
 # OutboxEvent.topic (field 1), serialized once per topic.
 _TOPIC_FIELDS: Final = {t: b"\n" + bytes((len(t),)) + t.encode()
                  for t in (ORDER_TOPIC, TRADE_TOPIC, BOOK_TOPIC)}
+_ORDER_TOPIC_FIELD: Final = _TOPIC_FIELDS[ORDER_TOPIC]
+_TRADE_TOPIC_FIELD: Final = _TOPIC_FIELDS[TRADE_TOPIC]
+_BOOK_TOPIC_FIELD: Final = _TOPIC_FIELDS[BOOK_TOPIC]
 
 
 _CACHE_MAX: Final = 50_000
 _TRADES_KEPT: Final = 20_000  # trades between their event and their reply (in flight)
 _NS_PER_S: Final = 1_000_000_000
+_DIGITS_MAX: Final = 1_000
+_DIGITS: Final = [str(n).encode() for n in range(_DIGITS_MAX)]  # an event's index
 # Length-delimited field keys ((field number << 3) | 2) of the event bodies.
-_ACCEPTED: Final = b"\x12"
-_REJECTED: Final = b"\x1a"
-_CANCELED: Final = b'"'
-_FILLED: Final = b"2"
-_BALANCE_APPLIED: Final = b":"
-_TRADE: Final = b"\x12"  # TradeEvent.trade = 2
-_DELTA: Final = b"\x12"  # BookEvent.delta = 2
+_ACCEPTED: Final = 0x12
+_REJECTED: Final = 0x1A
+_CANCELED: Final = 0x22
+_FILLED: Final = 0x32
+_BALANCE_APPLIED: Final = 0x3A
+_TRADE: Final = 0x12  # TradeEvent.trade = 2
+_DELTA: Final = 0x12  # BookEvent.delta = 2
+_NO_KEYS: Final = (b"", b"", b"")
 _EVENT_VERSION: Final = b"\x10" + varint(EVENT_VERSION)  # EventEnvelope.event_version = 2
 
 
@@ -62,8 +76,21 @@ class CachedGrid:
     bytes ``string_field(tag, format_...(value))`` gives.
     """
 
-    __slots__ = ("_amount_fields", "_amounts", "_grid", "_price_fields", "_prices",
-                 "_quantities", "_quantity_fields", "_trades", "base", "quote", "symbol")
+    __slots__ = (
+        "_amount_fields",
+        "_amounts",
+        "_grid",
+        "_id_prefix",
+        "_price_fields",
+        "_prices",
+        "_quantities",
+        "_quantity_fields",
+        "_text_fields",
+        "_trades",
+        "base",
+        "quote",
+        "symbol",
+    )
 
     def __init__(self, grid: MarketGrid) -> None:
         self._grid = grid
@@ -73,9 +100,14 @@ class CachedGrid:
         self._prices: dict[int, str] = {}
         self._quantities: dict[int, str] = {}
         self._amounts: dict[str, dict[int, str]] = {}
-        self._price_fields: dict[bytes, dict[int, bytes]] = {}
-        self._quantity_fields: dict[bytes, dict[int, bytes]] = {}
-        self._amount_fields: dict[str, dict[bytes, dict[int, bytes]]] = {}
+        # Encoded fields memoized per field key; a key is one byte here (field numbers
+        # below 16), so the per-key caches sit in lists indexed by that byte.
+        self._price_fields: list[dict[int, bytes] | None] = [None] * 256
+        self._quantity_fields: list[dict[int, bytes] | None] = [None] * 256
+        self._amount_fields: dict[str, list[dict[int, bytes] | None]] = {}
+        self._id_prefix = f"{grid.symbol}:".encode()  # of the market's order ids
+        # Text fields that repeat (account ids, assets), by field key (below 128).
+        self._text_fields: list[dict[str, bytes] | None] = [None] * 128
         # Trades encoded for their event, kept for the taker's reply (keyed by identity;
         # the entry holds the trade, so the id is not reused while it is kept).
         self._trades: dict[int, tuple[TradeExecuted, bytes]] = {}
@@ -122,10 +154,31 @@ class CachedGrid:
             return kept[1]
         return _trade_bytes(self, t)
 
-    def price_field(self, tag: bytes, ticks: int) -> bytes:
-        fields = self._price_fields.get(tag)
+    def order_id_field(self, key: int, order_no: int) -> bytes:
+        """``string_field`` of ``format_order_id(symbol, order_no)``, built as bytes."""
+        text = self._id_prefix + str(order_no).encode()
+        return head(key, len(text)) + text
+
+    def text_field(self, key: int, text: str) -> bytes:
+        """``string_field`` of a text that repeats (an account id, an asset), memoized
+        per field key (below 128; bounded)."""
+        fields = self._text_fields[key]
         if fields is None:
-            fields = self._price_fields[tag] = {}
+            fields = self._text_fields[key] = {}
+        field = fields.get(text)
+        if field is None:
+            if len(fields) >= _CACHE_MAX:
+                fields.clear()
+            data = text.encode()
+            field = fields[text] = head(key, len(data)) + data if data else b""
+        return field
+
+    def price_field(self, tag: bytes, ticks: int) -> bytes:
+        if len(tag) != 1:
+            return string_field(tag, self.format_price(ticks))
+        fields = self._price_fields[tag[0]]
+        if fields is None:
+            fields = self._price_fields[tag[0]] = {}
         field = fields.get(ticks)
         if field is None:
             if len(fields) >= _CACHE_MAX:
@@ -134,9 +187,11 @@ class CachedGrid:
         return field
 
     def quantity_field(self, tag: bytes, lots: int) -> bytes:
-        fields = self._quantity_fields.get(tag)
+        if len(tag) != 1:
+            return string_field(tag, self.format_quantity(lots))
+        fields = self._quantity_fields[tag[0]]
         if fields is None:
-            fields = self._quantity_fields[tag] = {}
+            fields = self._quantity_fields[tag[0]] = {}
         field = fields.get(lots)
         if field is None:
             if len(fields) >= _CACHE_MAX:
@@ -145,12 +200,14 @@ class CachedGrid:
         return field
 
     def amount_field(self, tag: bytes, asset: str, units: int) -> bytes:
+        if len(tag) != 1:
+            return string_field(tag, self.format_amount(asset, units))
         by_tag = self._amount_fields.get(asset)
         if by_tag is None:
-            by_tag = self._amount_fields[asset] = {}
-        fields = by_tag.get(tag)
+            by_tag = self._amount_fields[asset] = [None] * 256
+        fields = by_tag[tag[0]]
         if fields is None:
-            fields = by_tag[tag] = {}
+            fields = by_tag[tag[0]] = {}
         field = fields.get(units)
         if field is None:
             if len(fields) >= _CACHE_MAX:
@@ -167,6 +224,8 @@ class EventMapper:
         self._symbol_fields: dict[str, bytes] = {}  # one per market
         self._key_fields: dict[str, bytes] = {}
         self._ts_ns = self._epoch = -1
+        self._scratch: list[bytes] = []  # an event body's pieces (command_events)
+        self._market_keys: dict[str, tuple[bytes, bytes, bytes]] = {}
         self._timestamp_field = self._epoch_tail = self._epoch_field = self._ts_field = b""
 
     def grid(self, symbol: str) -> CachedGrid:
@@ -205,29 +264,40 @@ class EventMapper:
             symbol = batch.symbol
             shared = self._symbol_field(symbol) + uint_field(b" ", batch.seq) + tail
             shared_len = len(shared)
-            id_prefix = f"{symbol or ACCOUNT_PRODUCER}:{batch.seq}:"
+            id_prefix = f"{symbol or ACCOUNT_PRODUCER}:{batch.seq}:".encode()
+            # Once per batch, not per event: the market's grid and its key field.
+            grid = self.grid(symbol) if symbol else None
+            keys = self._topic_keys(symbol) if symbol else _NO_KEYS
             for index, event in enumerate(batch.events):
-                mapped = self._body(symbol, event)
+                body = self._scratch  # the body's pieces: sized first, then copied after
+                body.clear()  # the headers that carry that size
+                mapped = self._body(body, grid, keys, event)
                 if mapped is None:
                     continue
-                topic, key, tag, body = mapped
-                event_id = (id_prefix + str(index)).encode()
-                id_lp = varint(len(event_id)) + event_id  # length-prefixed event_id
-                body_len = varint(len(body))
-                envelope = 1 + len(id_lp) + shared_len
-                envelope_len = varint(envelope)
-                payload = 1 + len(envelope_len) + envelope + len(tag) + len(body_len) + len(body)
-                payload_len = varint(payload)
-                topic_field = _TOPIC_FIELDS[topic]
-                key_field = self._key_field(key)
-                outbox = (len(topic_field) + len(key_field) + 2 + len(id_lp)
-                          + len(payload_len) + payload)
-                parts.extend((
-                    b"\x1a", varint(outbox),  # CommandEvents.events = 3
-                    topic_field, key_field, b"\x1a", id_lp,  # OutboxEvent 1, 2, 3
-                    b'"', payload_len, b"\n", envelope_len,  # payload = 4; envelope = 1
-                    b"\n", id_lp, shared, tag, body_len, body,
-                ))
+                topic_key, tag, body_size = mapped
+                # event_id "<symbol>:<seq>:<index>", written twice (OutboxEvent, envelope)
+                event_id = id_prefix + (_DIGITS[index] if index < _DIGITS_MAX
+                                        else str(index).encode())
+                id_len = len(event_id)
+                id_head = head(26, id_len)  # OutboxEvent.event_id = 3
+                envelope_id_head = head(10, id_len)  # EventEnvelope.event_id = 1
+                body_head = head(tag, body_size)
+                envelope = len(envelope_id_head) + id_len + shared_len
+                envelope_head = head(10, envelope)  # the event's envelope = 1
+                payload = len(envelope_head) + envelope + len(body_head) + body_size
+                payload_head = head(34, payload)  # OutboxEvent.payload = 4
+                outbox = len(topic_key) + len(id_head) + id_len + len(payload_head) + payload
+                parts.append(head(26, outbox))  # CommandEvents.events = 3
+                parts.append(topic_key)  # OutboxEvent.topic = 1, key = 2
+                parts.append(id_head)
+                parts.append(event_id)
+                parts.append(payload_head)
+                parts.append(envelope_head)
+                parts.append(envelope_id_head)
+                parts.append(event_id)
+                parts.append(shared)
+                parts.append(body_head)
+                parts.extend(body)
         parts.append(self._ts_field)  # CommandEvents.ts_ns = 4 (int64)
         return b"".join(parts)
 
@@ -256,28 +326,40 @@ class EventMapper:
             field = self._key_fields[key] = string_field(b"\x12", key)
         return field
 
-    def _body(self, symbol: str, event: Event) -> tuple[str, str, bytes, bytes] | None:
-        """Topic, key, body field tag and serialized body of the event message (the
-        envelope and the body's field header are written around it)."""
+    def _body(self, p: list[bytes], grid: CachedGrid | None, keys: tuple[bytes, bytes, bytes],
+              event: Event) -> tuple[bytes, int, int] | None:
+        """The event message's topic + key fields and its body's field key; the body is
+        written to ``p`` (returns its size). ``grid`` and ``keys`` are the batch's market
+        and its (order, trade, book) topic + key fields (None / empty for the
+        account-level batch)."""
         if type(event) is BalanceApplied:
-            return ORDER_TOPIC, event.account_id, _BALANCE_APPLIED, self._balance_bytes(event)
-        grid = self.grid(symbol)
+            return (_ORDER_TOPIC_FIELD + self._key_field(event.account_id), _BALANCE_APPLIED,
+                    _put(p, self._balance_bytes(event)))
+        if grid is None:
+            raise KeyError(f"a market event without a market: {type(event).__name__}")
         if type(event) is TradeExecuted:
-            return TRADE_TOPIC, symbol, _TRADE, grid.event_trade_body(event)
+            return keys[1], _TRADE, _put(p, grid.event_trade_body(event))
         if type(event) is BookDelta:
-            return BOOK_TOPIC, symbol, _DELTA, _delta_bytes(grid, event)
+            return keys[2], _DELTA, _delta(p, grid, event)
         # Direct calls (compiled: no dispatch through a table of function objects).
         if type(event) is OrderAccepted:
-            tag, body = _accepted(grid, event)
-        elif type(event) is OrderFilled:
-            tag, body = _filled(grid, event)
-        elif type(event) is OrderCanceled:
-            tag, body = _canceled(grid, event)
-        elif type(event) is OrderRejected:
-            tag, body = _rejected(grid, event)
-        else:
-            return None  # SymbolModeChanged: domain-only, no contract message yet
-        return ORDER_TOPIC, symbol, tag, body
+            return keys[0], _ACCEPTED, _accepted(p, grid, event)
+        if type(event) is OrderFilled:
+            return keys[0], _FILLED, _filled(p, grid, event)
+        if type(event) is OrderCanceled:
+            return keys[0], _CANCELED, _canceled(p, grid, event)
+        if type(event) is OrderRejected:
+            return keys[0], _REJECTED, _rejected(p, grid, event)
+        return None  # SymbolModeChanged: domain-only, no contract message yet
+
+    def _topic_keys(self, symbol: str) -> tuple[bytes, bytes, bytes]:
+        """A market's (order, trade, book) topic field + key field, each one piece."""
+        keys = self._market_keys.get(symbol)
+        if keys is None:
+            key = self._key_field(symbol)
+            keys = self._market_keys[symbol] = (
+                _ORDER_TOPIC_FIELD + key, _TRADE_TOPIC_FIELD + key, _BOOK_TOPIC_FIELD + key)
+        return keys
 
     def _balance_bytes(self, e: BalanceApplied) -> bytes:
         scale = self._engine.asset_scale(e.asset) or 0
@@ -313,52 +395,67 @@ def level(grid: CachedGrid, lvl: Level) -> events_pb2.PriceLevel:
                                  quantity=grid.format_quantity(qty_lots), order_count=count)
 
 
-def _accepted(grid: CachedGrid, e: OrderAccepted) -> tuple[bytes, bytes]:
-    return _ACCEPTED, b"".join((
-        string_field(b"\n", format_order_id(grid.symbol, e.order_id)),
-        string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
-        uint_field(b" ", e.side), uint_field(b"(", e.order_type),
-        uint_field(b"0", e.time_in_force),
-        grid.price_field(b":", e.price_ticks) if e.price_ticks else b"",
-        grid.quantity_field(b"B", e.qty_lots),
-        grid.amount_field(b"J", grid.quote, e.quote_budget)
-        if e.quote_budget else b"",
-        b"P\x01" if e.post_only else b"", uint_field(b"X", e.stp),
-        string_field(b"b", e.reserved_asset),
-        grid.amount_field(b"j", e.reserved_asset, e.reserved_amount),
-        grid.price_field(b"r", e.protection_ticks)
-        if e.protection_ticks else b"",
-    ))
+def _accepted(p: list[bytes], grid: CachedGrid, e: OrderAccepted) -> int:
+    """The body's pieces appended to ``p``; returns their size."""
+    n = 0
+    n += _put(p, grid.order_id_field(10, e.order_id))
+    n += put_string(p, 18, e.client_order_id)
+    n += _put(p, grid.text_field(26, e.account_id))
+    n += put_uint(p, 32, e.side)
+    n += put_uint(p, 40, e.order_type)
+    n += put_uint(p, 48, e.time_in_force)
+    if e.price_ticks:
+        n += _put(p, grid.price_field(b":", e.price_ticks))
+    n += _put(p, grid.quantity_field(b"B", e.qty_lots))
+    if e.quote_budget:
+        n += _put(p, grid.amount_field(b"J", grid.quote, e.quote_budget))
+    if e.post_only:
+        p.append(b"P\x01")
+        n += 2
+    n += put_uint(p, 88, e.stp)
+    n += _put(p, grid.text_field(98, e.reserved_asset))
+    n += _put(p, grid.amount_field(b"j", e.reserved_asset, e.reserved_amount))
+    if e.protection_ticks:
+        n += _put(p, grid.price_field(b"r", e.protection_ticks))
+    return n
 
 
-def _rejected(grid: CachedGrid, e: OrderRejected) -> tuple[bytes, bytes]:
-    return _REJECTED, b"".join((
-        string_field(b"\n", e.client_order_id), string_field(b"\x12", e.account_id),
-        uint_field(b"\x18", e.code), string_field(b'"', e.reason),
-        string_field(b"*", format_order_id(grid.symbol, e.order_id)) if e.order_id else b"",
-    ))
+def _rejected(p: list[bytes], grid: CachedGrid, e: OrderRejected) -> int:
+    """The body's pieces appended to ``p``; returns their size."""
+    n = 0
+    n += put_string(p, 10, e.client_order_id)
+    n += _put(p, grid.text_field(18, e.account_id))
+    n += put_uint(p, 24, e.code)
+    n += put_string(p, 34, e.reason)
+    if e.order_id:
+        n += _put(p, grid.order_id_field(42, e.order_id))
+    return n
 
 
-def _canceled(grid: CachedGrid, e: OrderCanceled) -> tuple[bytes, bytes]:
-    return _CANCELED, b"".join((
-        string_field(b"\n", format_order_id(grid.symbol, e.order_id)),
-        string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
-        uint_field(b" ", e.reason),
-        grid.quantity_field(b"*", e.filled_lots),
-        grid.quantity_field(b"2", e.canceled_lots),
-        string_field(b":", e.released_asset),
-        grid.amount_field(b"B", e.released_asset, e.released_amount),
-    ))
+def _canceled(p: list[bytes], grid: CachedGrid, e: OrderCanceled) -> int:
+    """The body's pieces appended to ``p``; returns their size."""
+    n = 0
+    n += _put(p, grid.order_id_field(10, e.order_id))
+    n += put_string(p, 18, e.client_order_id)
+    n += _put(p, grid.text_field(26, e.account_id))
+    n += put_uint(p, 32, e.reason)
+    n += _put(p, grid.quantity_field(b"*", e.filled_lots))
+    n += _put(p, grid.quantity_field(b"2", e.canceled_lots))
+    n += _put(p, grid.text_field(58, e.released_asset))
+    n += _put(p, grid.amount_field(b"B", e.released_asset, e.released_amount))
+    return n
 
 
-def _filled(grid: CachedGrid, e: OrderFilled) -> tuple[bytes, bytes]:
-    return _FILLED, b"".join((
-        string_field(b"\n", format_order_id(grid.symbol, e.order_id)),
-        string_field(b"\x12", e.client_order_id), string_field(b"\x1a", e.account_id),
-        grid.quantity_field(b'"', e.filled_lots),
-        string_field(b"*", e.released_asset),
-        grid.amount_field(b"2", e.released_asset, e.released_amount),
-    ))
+def _filled(p: list[bytes], grid: CachedGrid, e: OrderFilled) -> int:
+    """The body's pieces appended to ``p``; returns their size."""
+    n = 0
+    n += _put(p, grid.order_id_field(10, e.order_id))
+    n += put_string(p, 18, e.client_order_id)
+    n += _put(p, grid.text_field(26, e.account_id))
+    n += _put(p, grid.quantity_field(b'"', e.filled_lots))
+    n += _put(p, grid.text_field(42, e.released_asset))
+    n += _put(p, grid.amount_field(b"2", e.released_asset, e.released_amount))
+    return n
 
 
 def trade_body(grid: CachedGrid, t: TradeExecuted) -> bytes:
@@ -369,29 +466,45 @@ def trade_body(grid: CachedGrid, t: TradeExecuted) -> bytes:
 
 def _trade_bytes(grid: CachedGrid, t: TradeExecuted) -> bytes:
     symbol, quote = grid.symbol, grid.quote
-    return b"".join((
-        string_field(b"\n", format_trade_id(symbol, t.trade_id)), string_field(b"\x12", grid.base),
-        string_field(b"\x1a", quote), grid.price_field(b'"', t.price_ticks),
-        grid.quantity_field(b"*", t.qty_lots),
-        grid.amount_field(b"2", quote, t.quote_amount),
-        uint_field(b"8", t.taker_side),
-        string_field(b"B", format_order_id(symbol, t.maker_order_id)),
-        string_field(b"J", format_order_id(symbol, t.taker_order_id)),
-        string_field(b"R", t.maker_account_id), string_field(b"Z", t.taker_account_id),
-        grid.amount_field(b"b", quote, t.buyer_fee),
-        grid.amount_field(b"j", quote, t.seller_fee),
-        grid.amount_field(b"r", quote, t.buyer_refund),
-        string_field(b"z", t.maker_client_order_id),
-        string_field(b"\x82\x01", t.taker_client_order_id),
-    ))
+    p: list[bytes] = []
+    put_string(p, 10, format_trade_id(symbol, t.trade_id))
+    p.append(grid.text_field(18, grid.base))
+    p.append(grid.text_field(26, quote))
+    p.append(grid.price_field(b'"', t.price_ticks))
+    p.append(grid.quantity_field(b"*", t.qty_lots))
+    p.append(grid.amount_field(b"2", quote, t.quote_amount))
+    put_uint(p, 56, t.taker_side)
+    p.append(grid.order_id_field(66, t.maker_order_id))
+    p.append(grid.order_id_field(74, t.taker_order_id))
+    p.append(grid.text_field(82, t.maker_account_id))
+    p.append(grid.text_field(90, t.taker_account_id))
+    p.append(grid.amount_field(b"b", quote, t.buyer_fee))
+    p.append(grid.amount_field(b"j", quote, t.seller_fee))
+    p.append(grid.amount_field(b"r", quote, t.buyer_refund))
+    put_string(p, 122, t.maker_client_order_id)
+    put_string(p, 130, t.taker_client_order_id)
+    return b"".join(p)
 
 
-def _delta_bytes(grid: CachedGrid, delta: BookDelta) -> bytes:
-    parts = []
+def _put(p: list[bytes], piece: bytes) -> int:
+    p.append(piece)
+    return len(piece)
+
+
+def _delta(p: list[bytes], grid: CachedGrid, delta: BookDelta) -> int:
+    """The BookDelta body's pieces appended to ``p``; returns their size."""
+    n = 0
     for tag, levels in ((b"\n", delta.bids), (b"\x12", delta.asks)):
         for price_ticks, qty_lots, count in levels:
-            body = (grid.price_field(b"\n", price_ticks)
-                    + grid.quantity_field(b"\x12", qty_lots)
-                    + uint_field(b"\x18", count))
-            parts.append(tag + varint(len(body)) + body)
-    return b"".join(parts)
+            price = grid.price_field(b"\n", price_ticks)
+            quantity = grid.quantity_field(b"\x12", qty_lots)
+            p.append(tag)
+            size_at = len(p)
+            p.append(b"")  # the level's length, known once the level is written
+            p.append(price)
+            p.append(quantity)
+            size = len(price) + len(quantity) + put_uint(p, 24, count)
+            size_field = varint(size)
+            p[size_at] = size_field
+            n += 1 + len(size_field) + size
+    return n

@@ -65,3 +65,49 @@ def string_field(tag: bytes, text: str) -> bytes:
 def bytes_field(tag: bytes, data: bytes) -> bytes:
     """A length-delimited field (bytes or an embedded message), written even when empty."""
     return tag + varint(len(data)) + data
+
+
+# -- Appending writers: a field's pieces go into the caller's list (joined once by the
+# caller), no intermediate bytes per field. ``key`` is the field key as an int
+# ((number << 3) | wire type); for keys and lengths/values below 128 the key byte and the
+# one-byte varint after it come pre-joined from a table.
+_PAIRS: Final = [[bytes((key, n)) for n in range(128)] for key in range(128)]
+
+
+def _key_bytes(key: int) -> bytes:
+    return _SMALL[key] if key < _SMALL_MAX else _encode(key)
+
+
+def put_string(out: list[bytes], key: int, text: str) -> int:
+    """``string_field`` appended to ``out``; returns the bytes appended (0 for "")."""
+    if not text:
+        return 0
+    data = text.encode()
+    n = len(data)
+    if key < 128 and n < 128:
+        out.append(_PAIRS[key][n])
+        out.append(data)
+        return 2 + n
+    head = _key_bytes(key) + varint(n)
+    out.append(head)
+    out.append(data)
+    return len(head) + n
+
+
+def put_uint(out: list[bytes], key: int, value: int) -> int:
+    """``uint_field`` appended to ``out``; returns the bytes appended (0 for 0)."""
+    if not value:
+        return 0
+    if key < 128 and 0 < value < 128:
+        out.append(_PAIRS[key][value])
+        return 2
+    head = _key_bytes(key) + varint(value)
+    out.append(head)
+    return len(head)
+
+
+def head(key: int, n: int) -> bytes:
+    """A field's key and the varint after it (a length or a value) as one piece."""
+    if key < 128 and 0 <= n < 128:
+        return _PAIRS[key][n]
+    return _key_bytes(key) + varint(n)

@@ -9,8 +9,8 @@ from typing import Any, Final
 
 from exchange.v1 import common_pb2, trading_core_pb2
 from exchange_core.adapters.event_mapping import EventMapper, trade_body
-from exchange_core.adapters.proto_wire import string_field, uint_field, varint
-from exchange_core.domain import Result, format_order_id
+from exchange_core.adapters.proto_wire import put_string, put_uint, uint_field, varint
+from exchange_core.domain import Result, TradeExecuted, format_order_id
 
 pb = trading_core_pb2
 
@@ -41,17 +41,24 @@ def place_reply_bytes(mapper: EventMapper, epoch: int, r: Result) -> bytes:
     """``place_reply(...).SerializeToString()``, written as bytes (fields in number
     order, proto3 defaults omitted; the tests compare both)."""
     grid = mapper.grid(r.symbol)
-    parts = [
-        b"\x08\x01" if r.accepted else b"", uint_field(b"\x10", r.code),
-        string_field(b"\x1a", r.reason),
-        string_field(b'"', format_order_id(r.symbol, r.order_id)) if r.order_id else b"",
-        string_field(b"*", r.client_order_id), uint_field(b"0", r.status),
-        grid.quantity_field(b":", r.filled_lots), uint_field(b"@", r.seq),
-        uint_field(b"H", epoch),
-    ]
-    for trade in r.trades:
-        body = trade_body(grid, trade)
-        parts.append(b"R" + varint(len(body)) + body)  # trades = 10
+    parts: list[bytes] = []
+    if r.accepted:
+        parts.append(b"\x08\x01")
+    put_uint(parts, 16, r.code)
+    put_string(parts, 26, r.reason)
+    if r.order_id:
+        parts.append(grid.order_id_field(34, r.order_id))
+    put_string(parts, 42, r.client_order_id)
+    put_uint(parts, 48, r.status)
+    parts.append(grid.quantity_field(b":", r.filled_lots))
+    put_uint(parts, 64, r.seq)
+    put_uint(parts, 72, epoch)
+    for event in r.events:
+        if type(event) is TradeExecuted:
+            body = trade_body(grid, event)
+            parts.append(b"R")  # trades = 10
+            parts.append(varint(len(body)))
+            parts.append(body)
     return b"".join(parts)
 
 
@@ -111,6 +118,10 @@ def batch_reply_bytes(mapper: EventMapper, epoch: int, items: Sequence[BatchItem
         id_field = uint_field(b"\x08", request_id)
         key = _REPLY_KEYS[which]
         body_len = varint(len(body))
-        parts.extend((b"\n", varint(len(id_field) + len(key) + len(body_len) + len(body)),
-                      id_field, key, body_len, body))
+        parts.append(b"\n")
+        parts.append(varint(len(id_field) + len(key) + len(body_len) + len(body)))
+        parts.append(id_field)
+        parts.append(key)
+        parts.append(body_len)
+        parts.append(body)
     return b"".join(parts)

@@ -3,7 +3,14 @@
 import pytest
 
 from exchange.core.v1 import wal_pb2
-from exchange_core.adapters.proto_wire import bytes_field, string_field, uint_field, varint
+from exchange_core.adapters.proto_wire import (
+    bytes_field,
+    put_string,
+    put_uint,
+    string_field,
+    uint_field,
+    varint,
+)
 
 EDGES = [0, 1, 127, 128, 16_383, 16_384, 2**21 - 1, 2**21, 2**28, 2**35 + 3, 2**56 - 1,
          2**62, 2**63 - 1, 1_764_000_000_123_456_789]
@@ -27,3 +34,18 @@ def test_string_and_bytes_fields_match_protobuf() -> None:
     assert (string_field(b"\n", "t" * 200) + string_field(b"\x12", "ключ")
             + string_field(b"\x1a", "")) == event.SerializeToString()
     assert bytes_field(b"\n", b"") == b"\n\x00"
+
+
+@pytest.mark.parametrize("key", [8, 10, 24, 122, 127, 130, 200, 2_000])
+def test_the_appending_writers_write_what_the_field_functions_return(key: int) -> None:
+    """put_string / put_uint (one list, joined once by the caller) against string_field /
+    uint_field, across the pre-joined table's edges (key, length or value 127 / 128)."""
+    tag = varint(key)
+    for text in ("", "a", "ключ", "x" * 126, "x" * 127, "x" * 128, "y" * 300):
+        out: list[bytes] = [b"before"]
+        size = put_string(out, key, text)
+        assert b"".join(out[1:]) == string_field(tag, text) and size == len(string_field(tag, text))
+    for value in (0, 1, 127, 128, 255, 16_384, 2**40, -1):
+        out = []
+        size = put_uint(out, key, value)
+        assert b"".join(out) == uint_field(tag, value) and size == len(uint_field(tag, value))
