@@ -79,6 +79,7 @@ class BookSide:
         lvl.orders.append(order)
         lvl.qty += order.remaining
         lvl.count += 1
+        order.level = lvl
         return lvl
 
     def drop_level(self, lvl: Level) -> None:
@@ -95,7 +96,10 @@ class BookSide:
 
     def remove(self, order: Order) -> Level:
         """Take a still-open order out of its level (status is set by the caller after)."""
-        lvl = self.levels[order.price]
+        lvl = order.level
+        if lvl is None:
+            lvl = self.levels[order.price]
+        order.level = None
         lvl.qty -= order.remaining
         lvl.count -= 1
         if lvl.count == 0:

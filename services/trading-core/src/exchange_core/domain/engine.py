@@ -706,6 +706,7 @@ def _rest(m: MarketState, order: Order, buy: bool) -> BookDelta:
     lvl.orders.append(order)
     lvl.qty += order.remaining
     lvl.count += 1
+    order.level = lvl
     m.orders[order.no] = order
     m.touch(order)
     acct = order.acct

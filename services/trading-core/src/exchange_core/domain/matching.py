@@ -149,6 +149,7 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
             if mk.remaining == 0:
                 lvl.pop_front()
                 lvl.count -= 1
+                mk.level = None
                 # The maker was open (checked above): NEW/PARTIALLY_FILLED -> FILLED is
                 # the lifecycle table's FULL_FILL row (ME-6), set without the lookup.
                 mk.status = _FILLED
@@ -193,6 +194,7 @@ def _prevent_self_trade(m: MarketState, lvl: Level, mk: Order, stp: int,  # noqa
     lvl.pop_front()
     lvl.count -= 1
     lvl.qty -= mk.remaining
+    mk.level = None
     _close_maker(m, mk, codes.CANCEL_SELF_TRADE_PREVENTION, m.seq, events)
     if lvl.count == 0:
         (m.bids if mk.side == _BUY else m.asks).drop_level(lvl)
@@ -239,7 +241,10 @@ def cancel_resting(m: MarketState, order: Order, reason: int, events: list[Event
     buy = order.side == _BUY
     side: BookSide = m.bids if buy else m.asks
     remaining = order.remaining
-    lvl = side.levels[order.price]
+    lvl = order.level  # set by BookSide.add / _rest while the order rests
+    if lvl is None:
+        lvl = side.levels[order.price]
+    order.level = None  # a closed order keeps no level (nor its queue) alive
     lvl.qty -= remaining
     lvl.count -= 1
     order.status = _CANCELED

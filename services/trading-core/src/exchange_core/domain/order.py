@@ -6,6 +6,7 @@ from exchange_core.domain import codes
 
 if TYPE_CHECKING:
     from exchange_core.domain.account import Account
+    from exchange_core.domain.book import Level
 
 # ``kind`` packs the fields only views and snapshots need (a small int, no allocation).
 _TIF_SHIFT: Final = 2
@@ -34,6 +35,7 @@ class Order:
         "hold",
         "hv",
         "kind",
+        "level",
         "next",
         "no",
         "prev",
@@ -69,6 +71,9 @@ class Order:
         # Neighbours in the account's open-order list while open (Account.link).
         self.prev: Order | None = None
         self.next: Order | None = None
+        # The price level it rests in, while it rests (BookSide.add): a cancel finds it
+        # without a lookup by price.
+        self.level: Level | None = None
 
     @property
     def is_open(self) -> bool:

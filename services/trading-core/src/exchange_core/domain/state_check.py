@@ -76,6 +76,7 @@ def _check_side(m: MarketState, side: BookSide, seen: set[int]) -> None:
         require(lvl.dead == len(lvl.queued()) - len(live), "ME-2", f"{m.symbol}: dead count")
         for order in live:
             _check_order(m, order, side.side, lvl.price)
+            require(order.level is lvl, "ME-3", f"order {order.no}: level reference stale")
             seen.add(order.no)
 
 
