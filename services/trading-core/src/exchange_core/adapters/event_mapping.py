@@ -43,11 +43,9 @@ TRADE_TOPIC: Final = str(Topic.CORE_TRADE_EVENTS)
 BOOK_TOPIC: Final = str(Topic.CORE_BOOK_EVENTS)
 ACCOUNT_PRODUCER: Final = "accounts"
 # OutboxEvent.topic (field 1), serialized once per topic.
-_TOPIC_FIELDS: Final = {t: b"\n" + bytes((len(t),)) + t.encode()
-                 for t in (ORDER_TOPIC, TRADE_TOPIC, BOOK_TOPIC)}
-_ORDER_TOPIC_FIELD: Final = _TOPIC_FIELDS[ORDER_TOPIC]
-_TRADE_TOPIC_FIELD: Final = _TOPIC_FIELDS[TRADE_TOPIC]
-_BOOK_TOPIC_FIELD: Final = _TOPIC_FIELDS[BOOK_TOPIC]
+_ORDER_TOPIC_FIELD: Final = string_field(b"\n", ORDER_TOPIC)
+_TRADE_TOPIC_FIELD: Final = string_field(b"\n", TRADE_TOPIC)
+_BOOK_TOPIC_FIELD: Final = string_field(b"\n", BOOK_TOPIC)
 
 
 _CACHE_MAX: Final = 50_000
@@ -65,6 +63,33 @@ _TRADE: Final = 0x12  # TradeEvent.trade = 2
 _DELTA: Final = 0x12  # BookEvent.delta = 2
 _NO_KEYS: Final = (b"", b"", b"")
 _EVENT_VERSION: Final = b"\x10" + varint(EVENT_VERSION)  # EventEnvelope.event_version = 2
+
+
+class FieldCache:
+    """Encoded fields memoized per (field key, integer value), bounded per key. A key is
+    one byte here (field numbers below 16), so the per-key dicts sit in a list indexed
+    by that byte; a longer key is never cached."""
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self) -> None:
+        self._by_key: list[dict[int, bytes] | None] = [None] * 256
+
+    def get(self, tag: bytes, value: int) -> bytes | None:
+        if len(tag) != 1:
+            return None
+        fields = self._by_key[tag[0]]
+        return fields.get(value) if fields is not None else None
+
+    def put(self, tag: bytes, value: int, field: bytes) -> bytes:
+        if len(tag) == 1:
+            fields = self._by_key[tag[0]]
+            if fields is None:
+                fields = self._by_key[tag[0]] = {}
+            elif len(fields) >= _CACHE_MAX:
+                fields.clear()
+            fields[value] = field
+        return field
 
 
 class CachedGrid:
@@ -100,11 +125,9 @@ class CachedGrid:
         self._prices: dict[int, str] = {}
         self._quantities: dict[int, str] = {}
         self._amounts: dict[str, dict[int, str]] = {}
-        # Encoded fields memoized per field key; a key is one byte here (field numbers
-        # below 16), so the per-key caches sit in lists indexed by that byte.
-        self._price_fields: list[dict[int, bytes] | None] = [None] * 256
-        self._quantity_fields: list[dict[int, bytes] | None] = [None] * 256
-        self._amount_fields: dict[str, list[dict[int, bytes] | None]] = {}
+        self._price_fields = FieldCache()
+        self._quantity_fields = FieldCache()
+        self._amount_fields: dict[str, FieldCache] = {}
         self._id_prefix = f"{grid.symbol}:".encode()  # of the market's order ids
         # Text fields that repeat (account ids, assets), by field key (below 128).
         self._text_fields: list[dict[str, bytes] | None] = [None] * 128
@@ -174,45 +197,26 @@ class CachedGrid:
         return field
 
     def price_field(self, tag: bytes, ticks: int) -> bytes:
-        if len(tag) != 1:
-            return string_field(tag, self.format_price(ticks))
-        fields = self._price_fields[tag[0]]
-        if fields is None:
-            fields = self._price_fields[tag[0]] = {}
-        field = fields.get(ticks)
+        field = self._price_fields.get(tag, ticks)
         if field is None:
-            if len(fields) >= _CACHE_MAX:
-                fields.clear()
-            field = fields[ticks] = string_field(tag, self.format_price(ticks))
+            field = self._price_fields.put(tag, ticks,
+                                           string_field(tag, self.format_price(ticks)))
         return field
 
     def quantity_field(self, tag: bytes, lots: int) -> bytes:
-        if len(tag) != 1:
-            return string_field(tag, self.format_quantity(lots))
-        fields = self._quantity_fields[tag[0]]
-        if fields is None:
-            fields = self._quantity_fields[tag[0]] = {}
-        field = fields.get(lots)
+        field = self._quantity_fields.get(tag, lots)
         if field is None:
-            if len(fields) >= _CACHE_MAX:
-                fields.clear()
-            field = fields[lots] = string_field(tag, self.format_quantity(lots))
+            field = self._quantity_fields.put(tag, lots,
+                                              string_field(tag, self.format_quantity(lots)))
         return field
 
     def amount_field(self, tag: bytes, asset: str, units: int) -> bytes:
-        if len(tag) != 1:
-            return string_field(tag, self.format_amount(asset, units))
-        by_tag = self._amount_fields.get(asset)
-        if by_tag is None:
-            by_tag = self._amount_fields[asset] = [None] * 256
-        fields = by_tag[tag[0]]
-        if fields is None:
-            fields = by_tag[tag[0]] = {}
-        field = fields.get(units)
+        cache = self._amount_fields.get(asset)
+        if cache is None:
+            cache = self._amount_fields[asset] = FieldCache()
+        field = cache.get(tag, units)
         if field is None:
-            if len(fields) >= _CACHE_MAX:
-                fields.clear()
-            field = fields[units] = string_field(tag, self.format_amount(asset, units))
+            field = cache.put(tag, units, string_field(tag, self.format_amount(asset, units)))
         return field
 
 

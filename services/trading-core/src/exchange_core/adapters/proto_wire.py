@@ -78,36 +78,28 @@ def _key_bytes(key: int) -> bytes:
     return _SMALL[key] if key < _SMALL_MAX else _encode(key)
 
 
+def head(key: int, n: int) -> bytes:
+    """A field's key and the varint after it (a length or a value) as one piece."""
+    if key < 128 and 0 <= n < 128:
+        return _PAIRS[key][n]
+    return _key_bytes(key) + varint(n)
+
+
 def put_string(out: list[bytes], key: int, text: str) -> int:
     """``string_field`` appended to ``out``; returns the bytes appended (0 for "")."""
     if not text:
         return 0
     data = text.encode()
-    n = len(data)
-    if key < 128 and n < 128:
-        out.append(_PAIRS[key][n])
-        out.append(data)
-        return 2 + n
-    head = _key_bytes(key) + varint(n)
-    out.append(head)
+    field_head = head(key, len(data))
+    out.append(field_head)
     out.append(data)
-    return len(head) + n
+    return len(field_head) + len(data)
 
 
 def put_uint(out: list[bytes], key: int, value: int) -> int:
     """``uint_field`` appended to ``out``; returns the bytes appended (0 for 0)."""
     if not value:
         return 0
-    if key < 128 and 0 < value < 128:
-        out.append(_PAIRS[key][value])
-        return 2
-    head = _key_bytes(key) + varint(value)
-    out.append(head)
-    return len(head)
-
-
-def head(key: int, n: int) -> bytes:
-    """A field's key and the varint after it (a length or a value) as one piece."""
-    if key < 128 and 0 <= n < 128:
-        return _PAIRS[key][n]
-    return _key_bytes(key) + varint(n)
+    field = head(key, value)
+    out.append(field)
+    return len(field)
