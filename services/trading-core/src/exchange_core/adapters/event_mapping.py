@@ -33,6 +33,7 @@ from exchange_core.domain import (
     OrderRejected,
     Result,
     TradeExecuted,
+    codes,
     format_asset_amount,
     format_order_id,
     format_trade_id,
@@ -62,6 +63,7 @@ _BALANCE_APPLIED: Final = 0x3A
 _TRADE: Final = 0x12  # TradeEvent.trade = 2
 _DELTA: Final = 0x12  # BookEvent.delta = 2
 _NO_KEYS: Final = (b"", b"", b"")
+_BUY: Final = codes.BUY
 _EVENT_VERSION: Final = b"\x10" + varint(EVENT_VERSION)  # EventEnvelope.event_version = 2
 
 
@@ -497,18 +499,28 @@ def _put(p: list[bytes], piece: bytes) -> int:
 
 def _delta(p: list[bytes], grid: CachedGrid, delta: BookDelta) -> int:
     """The BookDelta body's pieces appended to ``p``; returns their size."""
+    side = delta.level_side
+    if side:  # one level, kept as ints (events.BookDelta)
+        return _level(p, grid, b"\n" if side == _BUY else b"\x12", delta.price, delta.qty,
+                      delta.count)
     n = 0
-    for tag, levels in ((b"\n", delta.bids), (b"\x12", delta.asks)):
+    for tag, levels in ((b"\n", delta.many_bids), (b"\x12", delta.many_asks)):
         for price_ticks, qty_lots, count in levels:
-            price = grid.price_field(b"\n", price_ticks)
-            quantity = grid.quantity_field(b"\x12", qty_lots)
-            p.append(tag)
-            size_at = len(p)
-            p.append(b"")  # the level's length, known once the level is written
-            p.append(price)
-            p.append(quantity)
-            size = len(price) + len(quantity) + put_uint(p, 24, count)
-            size_field = varint(size)
-            p[size_at] = size_field
-            n += 1 + len(size_field) + size
+            n += _level(p, grid, tag, price_ticks, qty_lots, count)
     return n
+
+
+def _level(p: list[bytes], grid: CachedGrid, tag: bytes, price_ticks: int,  # noqa: PLR0917
+           qty_lots: int, count: int) -> int:
+    """One level (field ``tag``: bids or asks) appended to ``p``; returns its size."""
+    price = grid.price_field(b"\n", price_ticks)
+    quantity = grid.quantity_field(b"\x12", qty_lots)
+    p.append(tag)
+    size_at = len(p)
+    p.append(b"")  # the level's length, known once the level is written
+    p.append(price)
+    p.append(quantity)
+    size = len(price) + len(quantity) + put_uint(p, 24, count)
+    size_field = varint(size)
+    p[size_at] = size_field
+    return 1 + len(size_field) + size

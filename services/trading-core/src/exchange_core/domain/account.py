@@ -16,13 +16,19 @@ class Balance:
 
 
 class Account:
-    __slots__ = ("balances", "cids", "dirty", "first", "hv", "id", "id_digest", "last",
-                 "open_count", "rl_count", "rl_window")
+    __slots__ = ("asset_no", "balances", "cids", "dirty", "first", "hv", "id", "id_digest",
+                 "last", "open_count", "rl_count", "rl_window", "slots")
 
-    def __init__(self, account_id: AccountId) -> None:
+    def __init__(self, account_id: AccountId, asset_no: dict[Asset, int] | None = None) -> None:
         self.id = account_id
         self.id_digest = text_digest(account_id)  # for the state hash, computed once
         self.balances: dict[Asset, Balance] = {}
+        # The same Balance objects by asset number (the engine numbers its assets in
+        # asset order; ``asset_no`` is its table, shared by every account): the hot path
+        # indexes a list instead of hashing an asset code (RISK-10: slots[asset_no[a]] is
+        # balances[a] or None when absent).
+        self.asset_no: dict[Asset, int] = asset_no if asset_no is not None else {}
+        self.slots: list[Balance | None] = [None] * len(self.asset_no)
         # Open orders in the order they started resting: an intrusive doubly linked list
         # through Order.prev/next (O(1) link and unlink, no hashing, no table to grow).
         self.first: Order | None = None
@@ -39,6 +45,16 @@ class Account:
         bal = self.balances.get(asset)
         if bal is None:
             bal = self.balances[asset] = Balance()
+            no = self.asset_no.get(asset)
+            if no is not None:
+                self.slots[no] = bal
+        return bal
+
+    def slot(self, no: int, asset: Asset) -> Balance:
+        """The balance of ``asset``, whose number is ``no`` (created at zero if absent)."""
+        bal = self.slots[no]
+        if bal is None:
+            bal = self.balance(asset)
         return bal
 
     def link(self, order: Order) -> None:

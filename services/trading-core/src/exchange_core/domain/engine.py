@@ -10,6 +10,8 @@ and the account's rate-limit counter) or moves to the next one.
 from bisect import insort
 from typing import Final
 
+from mypy_extensions import i64
+
 from exchange_common.ids import AccountId, Asset, Symbol
 from exchange_core.domain import codes, state_codec, state_hash
 from exchange_core.domain.account import Account, Balance
@@ -32,6 +34,7 @@ from exchange_core.domain.events import (
     OrderFilled,
     OrderRejected,
     SymbolModeChanged,
+    one_level,
 )
 from exchange_core.domain.fees import buy_unit
 from exchange_core.domain.invariants import ConfigError
@@ -98,12 +101,14 @@ class Engine:
         "_accounts",
         "_adjustments",
         "_asset_digests",
+        "_asset_no",
         "_config_digest",
         "_dirty_accounts",
         "_dirty_orders",
         "_fee_account",
         "_hash_accounts",
         "_hash_adjustments",
+        "_last_market",
         "_markets",
         "_max_open",
         "_rl_count",
@@ -128,6 +133,7 @@ class Engine:
         self._rl_count = limits.rate_limit_count
         self._rl_window_ns = limits.rate_limit_window_ns
         self._markets: dict[Symbol, MarketState] = {}
+        self._last_market: MarketState | None = None  # of the last PlaceOrder/CancelOrder
         for spec in sorted(config.markets, key=lambda s: s.symbol):
             if spec.symbol in self._markets or not spec.symbol:
                 raise ConfigError(f"market {spec.symbol!r}: duplicate or empty symbol")
@@ -135,6 +141,8 @@ class Engine:
             self._markets[spec.symbol] = MarketState(grid, limits.closed_orders_retained)
         if not config.fee_account:
             raise ConfigError("fee_account must not be empty")
+        # Assets numbered in asset order: an account's balances by number (Account.slots).
+        self._asset_no = {a: i for i, a in enumerate(sorted(self._scales))}
         self._accounts: dict[AccountId, Account] = {}
         self._fee_account = self._account(config.fee_account)
         # Incremental state hash (state_hash.py): digest sums and what changed since.
@@ -143,7 +151,7 @@ class Engine:
         self._hash_accounts = 0
         self._hash_adjustments = 0
         # (asset, digest) in asset order: an account's balances are digested in it.
-        self._asset_digests = [(a, text_digest(a)) for a in sorted(self._scales)]
+        self._asset_digests = [text_digest(a) for a in sorted(self._scales)]
         self._config_digest = state_hash.config_digest(
             state_codec.encode_state(state_codec.config_state(config)))
         for m in self._markets.values():
@@ -151,6 +159,8 @@ class Engine:
             # in place), so the hot path credits fees without a lookup.
             m.fee_balance = self._fee_account.balance(m.grid.quote)
             m.fee_account = self._fee_account
+            m.base_no = self._asset_no[m.grid.base]
+            m.quote_no = self._asset_no[m.grid.quote]
             m.symbol_digest = text_digest(m.symbol)
             m.dirty_orders = self._dirty_orders
             m.dirty_accounts = self._dirty_accounts
@@ -185,15 +195,18 @@ class Engine:
     def _account(self, account_id: AccountId) -> Account:
         acct = self._accounts.get(account_id)
         if acct is None:
-            acct = self._accounts[account_id] = Account(account_id)
+            acct = self._accounts[account_id] = Account(account_id, self._asset_no)
         return acct
 
     def _place(self, cmd: PlaceOrder) -> Result:
         (symbol, account_id, cid, side, otype, tif, price, qty, budget, protection,
          post_only, stp, ts_ns, _) = cmd
-        m = self._markets.get(symbol)
-        if m is None:
-            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
+        m = self._last_market  # consecutive commands of one market skip the dict lookup
+        if m is None or m.symbol != symbol:
+            m = self._markets.get(symbol)
+            if m is None:
+                return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
+            self._last_market = m
         m.seq = seq = m.seq + 1
         mode = m.mode
         if mode != _NORMAL:
@@ -265,7 +278,7 @@ class Engine:
             hold = qty * unit
         else:
             asset, unit, hold = _reserve(g, cmd, limit, buy)
-        bal = acct.balances.get(asset)
+        bal = acct.slots[m.quote_no if buy else m.base_no]
         if bal is None:
             bal = acct.balance(asset)
         if bal.available < hold:
@@ -311,7 +324,7 @@ class Engine:
         """
         remaining = order.remaining
         filled = order.qty - remaining
-        own: tuple[tuple[int, int, int], ...] = ()  # the taker's level if it rests
+        own: Level | None = None  # the taker's level if it rests
         if remaining == 0:
             order.status = transition(order.status, FULL_FILL)
             release = order.hold
@@ -326,8 +339,7 @@ class Engine:
             if filled:
                 order.status = transition(order.status, PARTIAL_FILL)
             if rests:
-                lvl = (m.bids if order.side == _BUY else m.asks).add(order)
-                own = ((lvl.price, lvl.qty, lvl.count),)
+                own = (m.bids if order.side == _BUY else m.asks).add(order)
                 m.orders[order.no] = order
                 order.acct.link(order)
                 if order.cid:
@@ -343,17 +355,27 @@ class Engine:
                 m.orders[order.no] = order
                 m.remember(order)
         m.touch(order)
-        if touched or own:
+        if own is not None:
+            mine = ((own.price, own.qty, own.count),)
             met = tuple([(lv.price, lv.qty, lv.count) for lv in touched])
-            events.append(BookDelta(own, met) if order.side == _BUY else BookDelta(met, own))
+            events.append(BookDelta(mine, met) if order.side == _BUY else BookDelta(met, mine))
+        elif len(touched) == 1:
+            lvl = touched[0]
+            events.append(one_level(lvl.side, lvl.price, lvl.qty, lvl.count))
+        elif touched:
+            met = tuple([(lv.price, lv.qty, lv.count) for lv in touched])
+            events.append(BookDelta((), met) if order.side == _BUY else BookDelta(met, ()))
         return Result(_OK, "", m.symbol, m.seq, events, order.no, order.cid,
                              order.status, filled, 0, 0, ())
 
     def _cancel(self, cmd: CancelOrder) -> Result:
         symbol, account_id, order_id, cid, ts_ns, _ = cmd
-        m = self._markets.get(symbol)
-        if m is None:
-            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
+        m = self._last_market
+        if m is None or m.symbol != symbol:
+            m = self._markets.get(symbol)
+            if m is None:
+                return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
+            self._last_market = m
         m.seq = seq = m.seq + 1
         if m.mode == _HALTED:
             return _reject(m, cid, account_id, codes.SYMBOL_HALTED, "symbol is halted")
@@ -388,8 +410,7 @@ class Engine:
             return _reject(m, cid, account_id, _NOT_FOUND, "order_id or client_order_id needed")
         events: list[Event] = []
         lvl = cancel_resting(m, order, _CANCEL_USER, events)
-        level = ((lvl.price, lvl.qty, lvl.count),)
-        events.append(BookDelta(level, ()) if lvl.side == _BUY else BookDelta((), level))
+        events.append(one_level(lvl.side, lvl.price, lvl.qty, lvl.count))
         return Result(_OK, "", m.symbol, seq, events, order.no, order.cid,
                              order.status, order.qty - order.remaining, 0, 0, ())
 
@@ -583,9 +604,9 @@ class Engine:
         for acct in self._dirty_accounts:
             acct.dirty = False
             new = state_hash.account_digest(acct, assets)
-            total += new - acct.hv
+            total = (total + new - acct.hv) & state_hash.MASK  # stays a machine-size int
             acct.hv = new
-        self._hash_accounts = total & state_hash.MASK
+        self._hash_accounts = total
         self._dirty_accounts.clear()
 
     def unfolded(self) -> int:
@@ -629,19 +650,21 @@ class Engine:
 
 def _order_number(order_id: str, prefix: str) -> int:
     """market.parse_order_id for this market's prefix ("<symbol>:"): the number after it
-    (1..18 ASCII digits), else 0. Digit by digit: compiled, this is C arithmetic on
-    small ints, where int(str) would allocate."""
-    start = len(prefix)
-    end = len(order_id)
+    (1..18 ASCII digits), else 0. Digit by digit in ``i64``: compiled, this is a C loop,
+    where int(str) would allocate (18 digits < 2**63: no overflow)."""
+    start: i64 = len(prefix)
+    end: i64 = len(order_id)
     if end <= start or end - start > 18 or not order_id.startswith(prefix):
         return 0
-    no = 0
-    for i in range(start, end):
-        digit = ord(order_id[i]) - 48
+    no: i64 = 0
+    i: i64 = start
+    while i < end:
+        digit: i64 = ord(order_id[i]) - 48
         if digit < 0 or digit > 9:
             return 0
         no = no * 10 + digit
-    return no
+        i += 1
+    return int(no)
 
 
 def view_of(order: Order) -> OrderView:
@@ -713,15 +736,13 @@ def _rest(m: MarketState, order: Order, buy: bool) -> BookDelta:
     acct.link(order)
     if order.cid:
         acct.cids[order.cid] = order
-    level = ((price, lvl.qty, lvl.count),)
-    return BookDelta(level, ()) if buy else BookDelta((), level)
+    return one_level(own.side, price, lvl.qty, lvl.count)
 
 
 def _delta(touched: list[Level]) -> BookDelta:
     if len(touched) == 1:
         lvl = touched[0]
-        level = ((lvl.price, lvl.qty, lvl.count),)
-        return BookDelta(level, ()) if lvl.side == _BUY else BookDelta((), level)
+        return one_level(lvl.side, lvl.price, lvl.qty, lvl.count)
     bids = sorted(((lv.price, lv.qty, lv.count) for lv in touched if lv.side == _BUY),
                   reverse=True)
     asks = sorted((lv.price, lv.qty, lv.count) for lv in touched if lv.side != _BUY)

@@ -7,10 +7,14 @@ strings are ``format_order_id(symbol, n)`` / ``format_trade_id(symbol, n)``.
 The adapter maps each class 1:1 onto the message of the same name in events.proto.
 """
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from exchange_common.ids import AccountId, Asset
+from exchange_core.domain import codes
 from exchange_core.domain.record import Record
+
+_BUY: Final = codes.BUY
+_SELL: Final = codes.SELL
 
 # One level of a BookDelta: (price_ticks, total qty_lots, order_count); qty 0 = removed.
 Level = tuple[int, int, int]
@@ -180,14 +184,44 @@ class TradeExecuted(Record):
 
 
 class BookDelta(Record):
-    """Final state of every level the command touched; bids best-first, asks best-first."""
+    """Final state of every level the command touched; bids best-first, asks best-first.
+
+    Most commands touch one level (an order rests, or is canceled, or takes one level):
+    that delta is kept as four ints (``level_side`` BUY or SELL, ``price``, ``qty``,
+    ``count``) and ``bids``/``asks`` build the tuples when read, so the hot path
+    allocates one object instead of five (the delta, two tuples, two boxed ints). Any
+    other delta keeps its tuples (``level_side`` 0). Both forms compare equal when their
+    ``bids`` and ``asks`` do.
+    """
 
     _fields: ClassVar[tuple[str, ...]] = ("bids", "asks")
-    __slots__ = _fields
+    __slots__ = ("count", "level_side", "many_asks", "many_bids", "price", "qty")
 
-    def __init__(self, bids: tuple[Level, ...], asks: tuple[Level, ...]) -> None:
-        self.bids = bids
-        self.asks = asks
+    def __init__(self, bids: tuple[Level, ...] = (), asks: tuple[Level, ...] = (),  # noqa: PLR0917
+                 level_side: int = 0, price: int = 0, qty: int = 0, count: int = 0) -> None:
+        self.many_bids = bids
+        self.many_asks = asks
+        self.level_side = level_side  # 0: the tuples hold the delta
+        self.price = price
+        self.qty = qty
+        self.count = count
+
+    @property
+    def bids(self) -> tuple[Level, ...]:
+        if not self.level_side:
+            return self.many_bids
+        return ((self.price, self.qty, self.count),) if self.level_side == _BUY else ()
+
+    @property
+    def asks(self) -> tuple[Level, ...]:
+        if not self.level_side:
+            return self.many_asks
+        return ((self.price, self.qty, self.count),) if self.level_side == _SELL else ()
+
+
+def one_level(side: int, price: int, qty: int, count: int) -> BookDelta:
+    """The BookDelta of one level of ``side`` (codes.BUY or codes.SELL)."""
+    return BookDelta((), (), side, price, qty, count)
 
 
 class BalanceApplied(Record):

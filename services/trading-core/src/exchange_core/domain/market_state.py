@@ -14,6 +14,7 @@ class MarketState:
         "band_high",
         "band_low",
         "band_ref",
+        "base_no",
         "bids",
         "closed_next",
         "closed_ring",
@@ -27,6 +28,7 @@ class MarketState:
         "last_ticks",
         "mode",
         "orders",
+        "quote_no",
         "retain",
         "seq",
         "symbol",
@@ -59,6 +61,9 @@ class MarketState:
         self.band_high = 0
         self.fee_balance = Balance()  # replaced by the engine with the fee account's
         self.fee_account: Account | None = None  # set by the engine
+        # The engine's numbers of the base and quote assets (Account.slots).
+        self.base_no = 0
+        self.quote_no = 0
         # Entities changed since the engine last folded them into its state hash; the
         # engine shares one pair of lists between all its markets.
         self.dirty_orders: list[Order] = []

@@ -48,11 +48,13 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
     stp_on = stp != _STP_NONE
     seq = m.seq
     quote, base = g.quote, g.base
+    quote_no, base_no = m.quote_no, m.base_no
     qptl, bpl = g.quote_per_tick_lot, g.base_per_lot
     t_ppm, m_ppm = g.taker_fee_ppm, g.maker_fee_ppm
     b_ppm = t_ppm if buy else m_ppm
     budget_buy = buy and not taker.unit
     mk_asset = base if buy else quote  # what the makers reserved
+    mk_asset_no = base_no if buy else quote_no
     side = taker.side
     t_unit = taker.unit
     proceeds: Balance | None = None  # the taker's other balance, looked up at its first fill
@@ -85,7 +87,7 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
             # -- settle one fill of q lots at the maker's price (RISK-5) --
             cost = price * q * qptl
             base_amount = q * bpl
-            mk_bals = mk_acct.balances
+            mk_bals = mk_acct.slots  # by asset number (Account.slots)
             if buy:  # taker buys: its reserve is quote, the maker's is base
                 fee_b = (cost * t_ppm + PPM_CEIL) // PPM  # ceil
                 fee_s = (cost * m_ppm + PPM_CEIL) // PPM
@@ -101,11 +103,14 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
                 reserved.hold -= release
                 reserved.available += refund
                 if proceeds is None:
-                    proceeds = acct.balance(base)
+                    proceeds = acct.slot(base_no, base)
                 proceeds.available += base_amount
                 mk.hold -= base_amount
-                mk_bals[base].hold -= base_amount
-                bal = mk_bals.get(quote)
+                bal = mk_bals[base_no]
+                if bal is None:  # a resting sell holds base: never
+                    violated("RISK-1", f"maker {mk.no} holds no {base}")
+                bal.hold -= base_amount
+                bal = mk_bals[quote_no]
                 if bal is None:
                     bal = mk_acct.balance(quote)
                 bal.available += cost - fee_s
@@ -117,17 +122,19 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
                 if refund < 0:
                     violated("RISK-2", f"negative buyer refund on order {mk.no}")
                 mk.hold -= release
-                bal = mk_bals[quote]
+                bal = mk_bals[quote_no]
+                if bal is None:  # a resting buy holds quote: never
+                    violated("RISK-1", f"maker {mk.no} holds no {quote}")
                 bal.hold -= release
                 bal.available += refund
-                bal = mk_bals.get(base)
+                bal = mk_bals[base_no]
                 if bal is None:
                     bal = mk_acct.balance(base)
                 bal.available += base_amount
                 taker.hold -= base_amount
                 reserved.hold -= base_amount
                 if proceeds is None:
-                    proceeds = acct.balance(quote)
+                    proceeds = acct.slot(quote_no, quote)
                 proceeds.available += cost - fee_s
             fees.available += fee_b + fee_s
             m.touch(mk)  # the maker, its account and the fee account changed (state hash)
@@ -161,7 +168,7 @@ def match(m: MarketState, taker: Order, reserved: Balance, cap: int, stp: int,  
                 m.remember(mk)
                 release = mk.hold
                 if release:
-                    bal = mk_acct.balances[mk_asset]
+                    bal = mk_acct.slot(mk_asset_no, mk_asset)
                     bal.hold -= release
                     bal.available += release
                     mk.hold = 0
@@ -259,7 +266,7 @@ def cancel_resting(m: MarketState, order: Order, reason: int, events: list[Event
     m.remember(order)
     asset = m.grid.quote if buy else m.grid.base
     release = order.hold
-    bal = acct.balances[asset]
+    bal = acct.slot(m.quote_no if buy else m.base_no, asset)  # exists: the order holds it
     bal.hold -= release
     bal.available += release
     order.hold = 0

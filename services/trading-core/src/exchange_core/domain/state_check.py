@@ -37,6 +37,9 @@ def check_engine(engine: "Engine") -> None:
         for cid, order in acct.cids.items():
             require(order.cid == cid and id(order) in mine, "RISK-4",
                     f"client id index of {acct.id} is stale")
+        for asset, no in acct.asset_no.items():
+            require(acct.slots[no] is acct.balances.get(asset), "RISK-10",
+                    f"balance slot {acct.id}/{asset} differs from the balance")
         for asset, bal in acct.balances.items():
             require(bal.available >= 0 and bal.hold >= 0, "RISK-3",
                     f"negative balance {acct.id}/{asset}")

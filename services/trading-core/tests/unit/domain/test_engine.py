@@ -17,6 +17,7 @@ from exchange_core.domain import (
     TradeExecuted,
     codes,
 )
+from exchange_core.domain.events import one_level
 
 from .conftest import ETH, Harness, base_config
 
@@ -462,3 +463,15 @@ def test_a_fully_filled_maker_emits_order_filled(h: Harness) -> None:
     r = h.limit("a", SELL, 100, 2)
     filled = [e for e in r.events if isinstance(e, OrderFilled)]
     assert [f.order_id for f in filled] == [maker, r.order_id]
+
+
+def test_a_one_level_delta_equals_the_same_delta_as_tuples() -> None:
+    """events.BookDelta keeps one level as four ints; its bids/asks are the tuples."""
+    bid = one_level(codes.BUY, 100, 10, 1)
+    ask = one_level(codes.SELL, 101, 0, 0)
+    assert (bid.bids, bid.asks) == (((100, 10, 1),), ())
+    assert (ask.bids, ask.asks) == ((), ((101, 0, 0),))
+    assert bid == BookDelta(((100, 10, 1),), ()) and ask == BookDelta((), ((101, 0, 0),))
+    assert bid != ask and bid != one_level(codes.SELL, 100, 10, 1)
+    assert hash(bid) == hash(BookDelta(((100, 10, 1),), ()))
+    assert repr(ask) == "BookDelta(bids=(), asks=((101, 0, 0),))"

@@ -1,10 +1,18 @@
 """The version-2 state hash: stable values, the same digests on both paths."""
 
-from exchange_common.ids import AccountId
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exchange_common.ids import AccountId, Asset
 from exchange_core.domain.account import Account
 from exchange_core.domain.digest import text_digest
 from exchange_core.domain.order import Order
 from exchange_core.domain.state_hash import (
+    P1,
+    P2,
+    _mod1,
+    _mod2,
+    account_digest,
     account_record_digest,
     adjustment_digest,
     order_digest,
@@ -56,3 +64,25 @@ def test_the_fast_order_digest_equals_the_step_by_step_one() -> None:
         record = [7, "alice", cid, 1, 37, 3000000, 17, 12, 999, 3003000 + big, 2, 9]
         assert order_digest(order, text_digest("BTC-USDT")) == order_record_digest(
             "BTC-USDT", record)
+
+
+@given(st.integers(min_value=0, max_value=2**63 - 1))
+def test_the_division_free_reductions_equal_the_remainder(x: int) -> None:
+    assert _mod1(x) == x % P1 and _mod2(x) == x % P2
+
+
+@given(st.integers(min_value=0, max_value=2**62 - 1), st.integers(min_value=0, max_value=2**62 - 1),
+       st.integers(min_value=-1, max_value=2**63), st.integers(min_value=0, max_value=50))
+def test_the_fast_account_digest_equals_the_step_by_step_one(available: int, hold: int,
+                                                              window: int, count: int) -> None:
+    names = ("BTC", "ETH", "USDT")
+    acct = Account(AccountId("alice"), {Asset(name): no for no, name in enumerate(names)})
+    usdt, btc = Asset("USDT"), Asset("BTC")
+    acct.balance(usdt).available = available
+    acct.balance(usdt).hold = hold
+    acct.balance(btc).available = 5
+    acct.rl_window, acct.rl_count = window, count
+    balances = [["BTC", 5, 0]] + ([["USDT", available, hold]] if available or hold else [])
+    record = ["alice", balances, window if count else -1, count]
+    assert account_digest(acct, [text_digest(name) for name in names]) == \
+        account_record_digest(record)
