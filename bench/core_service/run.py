@@ -10,6 +10,7 @@ the batching factor (commands per fsync), next to the machine and the settings.
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -113,6 +114,17 @@ def _cpu_or_zero(pid: int | None) -> float:
     return 0.0
 
 
+def _calibration_ns() -> float:
+    """bench/matching's yardstick of the machine's speed at this moment."""
+    path = HERE.parent / "matching" / "bench.py"
+    spec = importlib.util.spec_from_file_location("matching_bench", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return float(module.calibration_ns())
+
+
 def _percentile(values: list[int], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
@@ -170,6 +182,7 @@ def main() -> int:
             if time.monotonic() > deadline:
                 raise SystemExit(f"core did not come up; see {work / 'core.log'}")
             time.sleep(0.2)
+        calibration_before = _calibration_ns()
         per_client = args.max_rate * args.seconds / args.clients if args.batch > 1 else 0
         start_at = time.time() + 2.0 + per_client * 10e-6  # after the pre-generation
         if args.rate > args.max_rate:
@@ -186,6 +199,7 @@ def main() -> int:
             broker_before = _cpu_or_zero(broker)
             results = pending.get()
         after, cpu_after = _metrics(metrics_port), _tree_cpu_s(core.pid)
+        calibration_after = _calibration_ns()
         broker_cpu = _cpu_or_zero(broker) - broker_before
         elapsed = max(r["t_end"] for r in results) - min(r["t_start"] for r in results)
     finally:
@@ -215,6 +229,9 @@ def main() -> int:
           f"batch={args.batch} {offered}; outbox={args.outbox} fsync=on (fdatasync per "
           f"group commit) "
           f"workload=LIMIT GTC/IOC around one price, 16 accounts, 1 market")
+    print(f"VM speed: {calibration_before:.0f} ns per tiny Python call before the run, "
+          f"{calibration_after:.0f} after (bench/matching's calibration; ~53-60 when this "
+          "VM runs at its usual speed, ~100 in its slow phases)")
     print(f"acked orders: {acked} in {elapsed:.1f}s = {acked / elapsed:,.0f} orders/s "
           f"(reply codes {codes})")
     print(f"latency: p50 {_percentile(latencies, 0.50):.2f} ms  p99 "
