@@ -192,6 +192,16 @@ class Engine:
             return self._adjust(cmd)  # type: ignore[arg-type]
         raise TypeError(f"not a command: {kind.__name__}")
 
+    def _market(self, symbol: Symbol) -> MarketState | None:
+        """The market of a PlaceOrder/CancelOrder; consecutive commands of one market skip
+        the dict lookup (a string compare instead)."""
+        m = self._last_market
+        if m is None or m.symbol != symbol:
+            m = self._markets.get(symbol)
+            if m is not None:
+                self._last_market = m
+        return m
+
     def _account(self, account_id: AccountId) -> Account:
         acct = self._accounts.get(account_id)
         if acct is None:
@@ -201,12 +211,9 @@ class Engine:
     def _place(self, cmd: PlaceOrder) -> Result:
         (symbol, account_id, cid, side, otype, tif, price, qty, budget, protection,
          post_only, stp, ts_ns, _) = cmd
-        m = self._last_market  # consecutive commands of one market skip the dict lookup
-        if m is None or m.symbol != symbol:
-            m = self._markets.get(symbol)
-            if m is None:
-                return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
-            self._last_market = m
+        m = self._market(symbol)
+        if m is None:
+            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
         m.seq = seq = m.seq + 1
         mode = m.mode
         if mode != _NORMAL:
@@ -370,12 +377,9 @@ class Engine:
 
     def _cancel(self, cmd: CancelOrder) -> Result:
         symbol, account_id, order_id, cid, ts_ns, _ = cmd
-        m = self._last_market
-        if m is None or m.symbol != symbol:
-            m = self._markets.get(symbol)
-            if m is None:
-                return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
-            self._last_market = m
+        m = self._market(symbol)
+        if m is None:
+            return Result(codes.UNKNOWN_SYMBOL, "unknown symbol", symbol, 0, [])
         m.seq = seq = m.seq + 1
         if m.mode == _HALTED:
             return _reject(m, cid, account_id, codes.SYMBOL_HALTED, "symbol is halted")

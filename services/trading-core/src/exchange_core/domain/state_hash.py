@@ -47,26 +47,29 @@ K1: Final = 387_420_489
 K2: Final = 282_475_249
 
 
-# x mod P1 and x mod P2 for 0 <= x < 2**63 without a division (a 64-bit division is
-# tens of cycles; these are shifts, masks and small multiplies): P1 = 2**29 - 3 and
-# P2 = 2**29 - 33, so 2**29 = c (mod P) and x = (x & M29) + c * (x >> 29) (mod P). Two
-# folds bring x below 2**29 + 2**17 (< 2 * P), one subtraction finishes. Equal to ``%``
-# for every such x (tests check it against ``%``).
+# One step of each lane, (x * K + v) mod P for 0 <= x < P and 0 <= v < 2**62, without a
+# division (a 64-bit division is tens of cycles; these are shifts, masks and small
+# multiplies): P1 = 2**29 - 3 and P2 = 2**29 - 33, so 2**29 = c (mod P) and
+# y = (y & M29) + c * (y >> 29) (mod P). Two folds bring y = x * K + v (< 2**63) below
+# 2**29 + 2**17 (< 2 * P), one subtraction finishes. Equal to ``(x * K + v) % P`` (tests
+# check it); the compiled build inlines them (ADR 0006).
 _M29: Final = (1 << 29) - 1
 _C1: Final = (1 << 29) - P1
 _C2: Final = (1 << 29) - P2
 
 
-def _mod1(x: i64) -> i64:
-    x = (x & _M29) + _C1 * (x >> 29)
-    x = (x & _M29) + _C1 * (x >> 29)
-    return x - P1 if x >= P1 else x
+def _step1(x: i64, v: i64) -> i64:
+    y = x * K1 + v
+    y = (y & _M29) + _C1 * (y >> 29)
+    y = (y & _M29) + _C1 * (y >> 29)
+    return y - P1 if y >= P1 else y
 
 
-def _mod2(x: i64) -> i64:
-    x = (x & _M29) + _C2 * (x >> 29)
-    x = (x & _M29) + _C2 * (x >> 29)
-    return x - P2 if x >= P2 else x
+def _step2(x: i64, v: i64) -> i64:
+    y = x * K2 + v
+    y = (y & _M29) + _C2 * (y >> 29)
+    y = (y & _M29) + _C2 * (y >> 29)
+    return y - P2 if y >= P2 else y
 
 
 def _mix(a: int, b: int, v: int) -> tuple[int, int]:
@@ -104,37 +107,18 @@ def order_digest(order: Order, symbol_digest: int) -> int:
     if order.cid or (symbol_digest | no | acct | price | qty | remaining | unit | upd) >> 62:
         return _order_fields(symbol_digest, no, acct, order.cid, flags, price, qty,
                              remaining, unit, upd)
-    k1: i64 = K1
-    k2: i64 = K2
-    v: i64 = symbol_digest
-    a: i64 = _mod1(v)
-    b: i64 = _mod2(v)
-    v = no
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
-    v = acct
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
-    a = _mod1(a * k1)  # the empty client id: _mix_text of "" mixes its length, 0
-    b = _mod2(b * k2)
-    v = flags
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
-    v = price
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
-    v = qty
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
-    v = remaining
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
-    v = unit
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
-    v = upd
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
+    # _mix(0, 0, symbol_digest), then each field in _order_fields' order
+    a: i64 = _step1(0, symbol_digest)
+    b: i64 = _step2(0, symbol_digest)
+    a, b = _step1(a, no), _step2(b, no)
+    a, b = _step1(a, acct), _step2(b, acct)
+    a, b = _step1(a, 0), _step2(b, 0)  # the empty client id: _mix_text mixes its length, 0
+    a, b = _step1(a, flags), _step2(b, flags)
+    a, b = _step1(a, price), _step2(b, price)
+    a, b = _step1(a, qty), _step2(b, qty)
+    a, b = _step1(a, remaining), _step2(b, remaining)
+    a, b = _step1(a, unit), _step2(b, unit)
+    a, b = _step1(a, upd), _step2(b, upd)
     return int(a) * P2 + int(b)
 
 
@@ -188,11 +172,8 @@ def account_digest(acct: Account, asset_digests: list[int]) -> int:
     ``_account_slow``."""
     slots = acct.slots
     id_digest = acct.id_digest
-    k1: i64 = K1
-    k2: i64 = K2
-    a: i64 = _mod1(id_digest)
-    b: i64 = _mod2(id_digest)
-    v: i64 = 0
+    a: i64 = _step1(0, id_digest)
+    b: i64 = _step2(0, id_digest)
     count = 0
     for no in range(len(slots)):
         bal = slots[no]
@@ -205,34 +186,22 @@ def account_digest(acct: Account, asset_digests: list[int]) -> int:
         if (available | hold) >> 62:
             return _account_slow(acct, asset_digests)
         count += 1
-        v = asset_digests[no]
-        a = _mod1(a * k1 + v)
-        b = _mod2(b * k2 + v)
-        v = available
-        a = _mod1(a * k1 + v)
-        b = _mod2(b * k2 + v)
-        v = hold
-        a = _mod1(a * k1 + v)
-        b = _mod2(b * k2 + v)
+        asset = asset_digests[no]
+        a, b = _step1(a, asset), _step2(b, asset)
+        a, b = _step1(a, available), _step2(b, available)
+        a, b = _step1(a, hold), _step2(b, hold)
     rl_count = acct.rl_count
     if not count and not rl_count:
         return 0
     window = acct.rl_window
     if (window | rl_count) >> 62 and rl_count:
         return _account_slow(acct, asset_digests)
-    v = count
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
+    a, b = _step1(a, count), _step2(b, count)
     if rl_count:
-        v = window
-        a = _mod1(a * k1 + v)
-        b = _mod2(b * k2 + v)
-    else:  # the window mixes as -1, i.e. P - 1 (kept non-negative for _mod1/_mod2)
-        a = _mod1(a * k1 + (P1 - 1))
-        b = _mod2(b * k2 + (P2 - 1))
-    v = rl_count
-    a = _mod1(a * k1 + v)
-    b = _mod2(b * k2 + v)
+        a, b = _step1(a, window), _step2(b, window)
+    else:  # the window mixes as -1, i.e. P - 1 (kept non-negative for the steps)
+        a, b = _step1(a, P1 - 1), _step2(b, P2 - 1)
+    a, b = _step1(a, rl_count), _step2(b, rl_count)
     return int(a) * P2 + int(b)
 
 

@@ -8,10 +8,12 @@ from exchange_core.domain.account import Account
 from exchange_core.domain.digest import text_digest
 from exchange_core.domain.order import Order
 from exchange_core.domain.state_hash import (
+    K1,
+    K2,
     P1,
     P2,
-    _mod1,
-    _mod2,
+    _step1,
+    _step2,
     account_digest,
     account_record_digest,
     adjustment_digest,
@@ -66,9 +68,10 @@ def test_the_fast_order_digest_equals_the_step_by_step_one() -> None:
             "BTC-USDT", record)
 
 
-@given(st.integers(min_value=0, max_value=2**63 - 1))
-def test_the_division_free_reductions_equal_the_remainder(x: int) -> None:
-    assert _mod1(x) == x % P1 and _mod2(x) == x % P2
+@given(st.integers(min_value=0, max_value=P1 - 1), st.integers(min_value=0, max_value=2**62 - 1))
+def test_the_division_free_steps_equal_the_remainder(x: int, v: int) -> None:
+    assert _step1(x, v) == (x * K1 + v) % P1
+    assert _step2(x % P2, v) == (x % P2 * K2 + v) % P2
 
 
 @given(st.integers(min_value=0, max_value=2**62 - 1), st.integers(min_value=0, max_value=2**62 - 1),
