@@ -11,7 +11,7 @@ from exchange_common.config import ConfigError
 from exchange_core.adapters.market_config import load_markets
 from exchange_core.adapters.recovery import recover
 from exchange_core.adapters.server import serve
-from exchange_core.adapters.snapshot_store import SnapshotStore
+from exchange_core.adapters.snapshot_store import SnapshotFormatError, SnapshotStore
 from exchange_core.adapters.wal_segment import WalCorruptionError
 from exchange_core.app.replay import DivergenceError
 from exchange_core.config import Settings
@@ -27,8 +27,10 @@ def _replay(args: argparse.Namespace) -> int:
             data_dir / "wal", SnapshotStore(data_dir / "snapshots"),
             lambda: load_markets(markets), repair=False,
             use_snapshot=not args.from_scratch, verify=args.verify,
+            strict_snapshots=args.verify,
         )
-    except (DivergenceError, WalCorruptionError, DomainError, ValueError) as exc:
+    except (DivergenceError, WalCorruptionError, SnapshotFormatError, DomainError,
+            ValueError) as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), file=sys.stdout)
         return 1
     print(json.dumps({

@@ -103,11 +103,12 @@ class CoreProcess:
             time.sleep(0.05)
         raise AssertionError(f"core not serving after {timeout_s}s: {self.tail()}")
 
-    def is_serving(self) -> bool:
+    def is_serving(self, service: str = "exchange.v1.TradingCore") -> bool:
+        """Health check of ``service`` ("": the server's overall status)."""
         with grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}") as channel:
             try:
                 reply = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(service="exchange.v1.TradingCore"), timeout=1)
+                    health_pb2.HealthCheckRequest(service=service), timeout=1)
             except grpc.RpcError:
                 return False
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

@@ -56,7 +56,8 @@ def test_only_the_lease_holder_makes_progress_and_a_stale_leader_is_fenced(
     wait_until(lambda: first.metric("core_durable_seq") >= deposits)
     second.start()
     time.sleep(2.0)  # well past the lease TTL: the second had every chance to take over
-    assert not second.is_serving()
+    assert not second.is_serving() and not second.is_serving(service="")  # a standby
+    assert first.is_serving(service="")
     assert _unavailable(second, market, "to-standby")
     acked = [_place(first, market, f"first-{i}") for i in range(5)]
     assert all(r.accepted for r in acked)

@@ -79,9 +79,37 @@ def test_orders_match_query_cancel_and_survive_a_graceful_restart(
         replies = [r for message in batch for r in message.replies]
         assert [r.request_id for r in replies] == [1, 2, 3, 4, 5]
         assert all(r.place_order.accepted for r in replies)
+        # An item with no command: a structured error, and nothing of that batch runs.
+        seq_before = stub.GetOrderBook(pb.GetOrderBookRequest(symbol=market.symbol)).seq
+        empty = batch_grpc.TradingCoreBatchStub(channel).SubmitBatches(iter([
+            batch_pb.SubmitBatchesRequest(commands=[
+                pb.SubmitStreamRequest(request_id=7, place_order=_order(
+                    market, 2, "never-1", BUY, "80")),
+                pb.SubmitStreamRequest(request_id=8)]),
+        ]))
+        with pytest.raises(grpc.RpcError) as refused_batch:
+            list(empty)
+        assert refused_batch.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "request_id 8" in (refused_batch.value.details() or "")
+        stream = stub.SubmitStream(iter([
+            pb.SubmitStreamRequest(request_id=1, place_order=_order(
+                market, 2, "stream-1", BUY, "80")),
+            pb.SubmitStreamRequest(request_id=2),
+            pb.SubmitStreamRequest(request_id=3, place_order=_order(
+                market, 2, "never-2", BUY, "80"))]))
+        answered = []
+        with pytest.raises(grpc.RpcError) as refused_stream:
+            answered.extend(stream)
+        assert refused_stream.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [(r.request_id, r.place_order.accepted) for r in answered] == [(1, True)]
+        book = stub.GetOrderBook(pb.GetOrderBookRequest(symbol=market.symbol))
+        assert book.seq == seq_before + 1  # only stream-1 was sequenced
+        mine = stub.GetOpenOrders(pb.GetOpenOrdersRequest(account_id=market.accounts[2]))
+        assert sorted(o.client_order_id for o in mine.orders if o.client_order_id[0] != "b") == [
+            "stream-1"]
         wiped = stub.CancelAll(pb.CancelAllRequest(symbol=market.symbol,
                                                    account_id=market.accounts[2]))
-        assert wiped.accepted and wiped.canceled_count == 5
+        assert wiped.accepted and wiped.canceled_count == 6
         last_seq = wiped.seq
     assert core.terminate() == 0  # graceful: drain, final fsync, snapshot
     snapshot = SnapshotStore(core.data_dir / "snapshots").load_newest()

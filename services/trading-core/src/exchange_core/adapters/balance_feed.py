@@ -4,7 +4,10 @@ The consumer is assigned every partition at the positions recovered from the WAL
 the snapshot), not from consumer-group offsets: a balance command and the Kafka position
 it came from become durable in the same WAL record, so after a crash the feed resumes
 right after the last durable one. A re-delivered event is still harmless: the engine
-applies each adjustment_id at most once (DUPLICATE_EVENT).
+applies each adjustment_id at most once (DUPLICATE_EVENT). A record that cannot be
+decoded or mapped (unknown asset, bad amount) is not applied: logged with its partition
+and offset and counted in ``core_balance_events_skipped_total{reason}`` (an alert: the
+ledger moved a balance the core did not).
 """
 
 import asyncio
@@ -38,6 +41,7 @@ class BalanceFeed:
         positions: dict[int, int],
         batch_max: int = 500,
         on_error: Callable[[str], None] = lambda reason: None,
+        on_skipped: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
@@ -47,6 +51,7 @@ class BalanceFeed:
         self._positions = dict(positions)
         self._batch_max = batch_max
         self._on_error = on_error
+        self._on_skipped = on_skipped  # a record not applied: "undecodable" / "unmappable"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="balance-feed", daemon=True)
 
@@ -114,6 +119,7 @@ class BalanceFeed:
             except DecodeError:
                 log.error("balance feed: undecodable record at %s/%d, skipped",
                           message.partition(), message.offset())
+                self._on_skipped("undecodable")
                 continue
             source = wal_pb2.SequencedCommand(balance=wal_pb2.BalanceCommand(
                 adjusted=event.adjusted, source_event_id=event.envelope.event_id,
@@ -121,7 +127,9 @@ class BalanceFeed:
             mapped = command_mapping.balance_adjust(
                 self._node.engine, event.adjusted, event.envelope.event_id)
             if isinstance(mapped, command_mapping.Unsequenced):
-                log.warning("balance feed: %s skipped: %s", event.envelope.event_id, mapped.reason)
+                log.error("balance feed: %s at %s/%d skipped: %s", event.envelope.event_id,
+                          message.partition(), message.offset(), mapped.reason)
+                self._on_skipped("unmappable")
                 continue
             _, durable = self._node.submit_balance(
                 source, mapped, message.partition(), message.offset())

@@ -103,6 +103,14 @@ def add_batch_service(service: "TradingCoreBatchService", server: Any) -> None:
     server.add_registered_method_handlers(name, handlers)
 
 
+def _first_empty(items: BatchItems) -> int:
+    """Index of the first item with no command set (-1: none)."""
+    for index, (_, which, _) in enumerate(items):
+        if not which:
+            return index
+    return -1
+
+
 class TradingCoreBatchService:
     """exchange.core.v1.TradingCoreBatch (registered by ``add_batch_service``)."""
 
@@ -127,6 +135,12 @@ class TradingCoreBatchService:
                     if len(items) > MAX_BATCH:
                         problems.append((grpc.StatusCode.INVALID_ARGUMENT,
                                          f"at most {MAX_BATCH} commands per batch"))
+                        break
+                    empty = _first_empty(items)
+                    if empty >= 0:  # nothing of this batch is executed
+                        problems.append((grpc.StatusCode.INVALID_ARGUMENT, (
+                            f"batch item {empty} (request_id {items[empty][0]}) has no "
+                            "command set; the batch was not executed")))
                         break
                     try:
                         staged = stage_raw_batch(self._core.leader()[0], data, items)

@@ -150,7 +150,8 @@ def scan_events(
     """The messages of the CommandEvents frames in ``data`` with ``after_seq`` < seq <=
     ``durable``, at most ``max_records`` frames of them; the walk stops before the first
     frame that is not (yet) valid or whose events are not durable. ``topics`` caches the
-    topic names (bytes -> str)."""
+    topic names (bytes -> str). Past a known position (``after_seq`` > 0) the seqs must
+    follow on without a hole (ValueError: nothing past the hole is published)."""
     scan = Scan()
     view = memoryview(data)
     end = len(data)
@@ -174,6 +175,11 @@ def scan_events(
             if seq > durable:
                 break
             if seq > after_seq:
+                if after_seq and seq != after_seq + 1:
+                    # Every sequenced command has its events record: a hole means the
+                    # log lost events. Publishing on would leave a gap on Kafka.
+                    raise ValueError(f"WAL events of seq {seq} follow those of seq "
+                                     f"{after_seq}: seqs {after_seq + 1}..{seq - 1} have none")
                 _command_events(data, start, stop, topics, out)
                 scan.records += 1
                 scan.last_seq = seq

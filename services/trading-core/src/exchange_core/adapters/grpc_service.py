@@ -93,18 +93,21 @@ class TradingCoreService(trading_core_pb2_grpc.TradingCoreServicer):
     ) -> AsyncIterator[pb.SubmitStreamResponse]:
         """Pipelined commands: each is sequenced on arrival, replies leave in order."""
         window: asyncio.Queue[Any] = asyncio.Queue(_STREAM_WINDOW)
-        failure: list[NotServing] = []
+        failure: list[tuple[grpc.StatusCode, str]] = []
 
         async def read() -> None:
             try:
                 async for item in request_iterator:
                     which = item.WhichOneof("command")
-                    if which is None:
-                        continue  # nothing to do; there is no reply type for it
+                    if which is None:  # the commands before it are answered first
+                        failure.append((grpc.StatusCode.INVALID_ARGUMENT, (
+                            f"request_id {item.request_id} has no command set; it and "
+                            "anything after it on this stream were not executed")))
+                        break
                     try:
                         staged = self.stage(item)
                     except NotServing as exc:
-                        failure.append(exc)
+                        failure.append((grpc.StatusCode.UNAVAILABLE, str(exc)))
                         break
                     await window.put((item.request_id, which, staged))
             finally:
@@ -118,11 +121,11 @@ class TradingCoreService(trading_core_pb2_grpc.TradingCoreServicer):
                     if staged.seq:
                         await self.leader()[0].gate.wait(staged.seq)
                 except NotServing as exc:
-                    failure.append(exc)
+                    failure.append((grpc.StatusCode.UNAVAILABLE, str(exc)))
                     break
                 yield pb.SubmitStreamResponse(request_id=request_id, **{which: staged.build()})
             if failure:
-                await context.abort(grpc.StatusCode.UNAVAILABLE, str(failure[0]))
+                await context.abort(*failure[0])
         finally:
             reader.cancel()
 

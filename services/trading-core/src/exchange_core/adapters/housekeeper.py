@@ -1,8 +1,9 @@
 """Off the command path: writes snapshots, archives sealed segments, prunes old files.
 
 A snapshot image is written only once the WAL holds its seq durably (a snapshot must
-never contain a command a crash could undo). A segment is pruned only when a snapshot,
-the archive and the outbox cursor all cover it.
+never contain a command a crash could undo). A segment is pruned only when the oldest
+snapshot kept, the archive and the outbox cursor all cover it (so recovery can fall back
+to any kept snapshot and still find the WAL after it).
 """
 
 import itertools
@@ -69,6 +70,11 @@ class Housekeeper:
             self._cond.notify_all()
             return True
 
+    def busy(self) -> bool:
+        """Is a snapshot image still waiting to be written?"""
+        with self._cond:
+            return self._job is not None
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Finish a pending snapshot (if its seq is durable), then stop."""
         with self._cond:
@@ -119,7 +125,9 @@ class Housekeeper:
         snapshots = self._store.paths()
         if not snapshots or not self._prune_wal:
             return
-        covered = int(snapshots[-1].name[5:25])
+        # Covered from the oldest snapshot kept, not the newest: recovery falls back to an
+        # older snapshot when a newer one is unusable, and then needs the WAL after it.
+        covered = int(snapshots[-self._kept:][0].name[5:25])
         cursor = self._outbox_cursor()
         if cursor is not None:
             covered = min(covered, cursor)

@@ -11,8 +11,10 @@ class CoreMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.commands = Counter("core_commands_total", "Commands made durable", registry=r)
-        self.rejected_unsequenced = Counter(
-            "core_rejected_unsequenced_total", "Requests rejected before sequencing", registry=r)
+        self.balance_skipped = Counter(
+            "core_balance_events_skipped_total",
+            "ledger.balance-events.v1 records not turned into a balance command (alert: a "
+            "balance change the core did not apply)", ["reason"], registry=r)
         self.fsync_seconds = Histogram(
             "core_wal_fsync_seconds", "WAL write+fdatasync latency", buckets=_FSYNC_BUCKETS,
             registry=r)
@@ -53,6 +55,9 @@ class CoreMetrics:
 
     def lag(self, commands: int) -> None:
         self.outbox_lag.set(commands)
+
+    def balance_event_skipped(self, reason: str) -> None:
+        self.balance_skipped.labels(reason=reason).inc()
 
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         start_http_server(port, addr=host, registry=self.registry)

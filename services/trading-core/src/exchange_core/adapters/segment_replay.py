@@ -77,12 +77,15 @@ class ReplayPass:
     ``verify_only_seq``: with ``verify``, check only the checkpoint at that seq (None: all
     of them); the others are counted as skipped. ``positions`` (balance feed partition ->
     next offset) and ``newest_epoch`` are updated as records are applied. Segments are
-    read ``window_bytes`` at a time.
+    read ``window_bytes`` at a time. ``snapshot_hashes`` (seq -> recorded hash): the state
+    after each of those seqs is checked too (a replay from scratch vouching for the
+    snapshots).
     """
 
     def __init__(self, engine: Engine, after_seq: int, *, verify: bool,
                  verify_only_seq: int | None, positions: dict[int, int],
-                 newest_epoch: int, window_bytes: int = WINDOW_BYTES) -> None:
+                 newest_epoch: int, window_bytes: int = WINDOW_BYTES,
+                 snapshot_hashes: dict[int, str] | None = None) -> None:
         self.engine = engine
         self.after_seq = after_seq
         self.last_seq = after_seq
@@ -94,13 +97,18 @@ class ReplayPass:
         self._verify = verify
         self._only = verify_only_seq
         self._window = window_bytes
+        self._snapshots = snapshot_hashes  # seq -> hash recorded by a snapshot at that seq
+        self.snapshots_verified = 0
 
-    def segment_file(self, path: Path, *, is_last: bool) -> None:
+    def segment_file(self, path: Path, *, is_last: bool, limit: int = -1) -> None:
         """Apply the records of one segment file, window by window; a frame that does
         not check out is classified by ``scan_segment`` (raises unless a torn tail of
-        the newest segment, which ends the segment there)."""
+        the newest segment, which ends the segment there). ``limit`` >= 0: the log ends
+        there (``wal_segment.readable_bytes`` of a newest segment not repaired)."""
         with open(path, "rb", buffering=0) as handle:
             size = os.fstat(handle.fileno()).st_size
+            if 0 <= limit < size:
+                size = limit
             base = 0
             window = self._window
             while True:
@@ -157,6 +165,12 @@ class ReplayPass:
         self.engine.apply(command)
         self.last_seq = seq
         self.commands += 1
+        snapshots = self._snapshots
+        if snapshots is not None and seq in snapshots:
+            recorded = snapshots[seq]
+            if not self.engine.hash_matches(recorded):
+                raise DivergenceError(seq, recorded, self.engine.state_hash())
+            self.snapshots_verified += 1
 
     def _command(self, path: Path, at: int, data: bytes, start: int, stop: int) -> None:
         """A SequencedCommand record at data[start:stop] (frame at file offset ``at``)."""

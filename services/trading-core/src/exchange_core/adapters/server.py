@@ -159,7 +159,8 @@ def _start_leader(
     if settings.balance_feed_enabled:
         feed = BalanceFeed(bootstrap=settings.kafka_bootstrap, topic=settings.balance_topic,
                            shard_id=settings.shard_id, node=node, loop=loop, positions=positions,
-                           on_error=lambda reason: _call_on(loop, node.fatal, reason))
+                           on_error=lambda reason: _call_on(loop, node.fatal, reason),
+                           on_skipped=metrics.balance_event_skipped)
     writer.start()
     housekeeper.start()
     if outbox is not None:
@@ -178,7 +179,11 @@ async def _drain(running: Running, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while node.gate.waiting and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
-    node.sequencer.snapshot_now()
+    while running.housekeeper.busy() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)  # a periodic snapshot still being written
+    if not node.sequencer.snapshot_now():
+        log.warning("no final snapshot at seq %d (the previous one is still being "
+                    "written); recovery replays the WAL tail", node.sequencer.last_seq)
     await asyncio.to_thread(running.writer.close)
     await asyncio.to_thread(running.housekeeper.stop)
     if running.outbox is not None:
@@ -198,7 +203,7 @@ async def serve(settings: Settings) -> int:
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
-    await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await _set_health(health, health_pb2.HealthCheckResponse.NOT_SERVING)  # standby
     stop, fatal, stop_flag = asyncio.Event(), asyncio.Event(), threading.Event()
 
     def on_signal() -> None:
@@ -224,6 +229,13 @@ async def serve(settings: Settings) -> int:
                        service=service, health=health, stop=stop, fatal=fatal)
     await server.stop(2)
     return code
+
+
+async def _set_health(health: HealthServicer, status: int) -> None:
+    """The service's status and the server's overall one ("", what a load balancer's
+    default check asks) move together: a standby or a stopping node is not SERVING."""
+    await health.set(SERVICE_NAME, status)
+    await health.set("", status)
 
 
 def _settle_heap() -> None:
@@ -269,13 +281,12 @@ async def _lead(*, settings: Settings, lease: RedisLease, epoch: int, metrics: C
                                     metrics=metrics, loop=asyncio.get_running_loop(),
                                     fatal=fatal)
     service.attach(running.node, mapper)
-    await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    await _set_health(health, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving on %s:%d", settings.grpc_host, settings.grpc_port)
     stopped = asyncio.ensure_future(stop.wait())
     failed = asyncio.ensure_future(fatal.wait())
     await asyncio.wait([stopped, failed], return_when=asyncio.FIRST_COMPLETED)
-    await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await _set_health(health, health_pb2.HealthCheckResponse.NOT_SERVING)
     if fatal.is_set():
         running.node.fatal("leader lease lost" if not lease.is_valid() else "stepping down")
         if running.outbox is not None:

@@ -26,13 +26,13 @@ from exchange_core.adapters.wal_frame import (
 )
 from exchange_core.adapters.wal_segment import (
     WalCorruptionError,
+    complete_prefix_bytes,
     iter_frames,
     iter_payloads,
     list_segments,
     scan_segment,
     segment_first_seq,
     truncate_torn_tail,
-    valid_prefix_bytes,
 )
 
 WalEntry = wal_pb2.SequencedCommand | wal_pb2.Checkpoint
@@ -43,12 +43,13 @@ _REPLAYED = frozenset((int(RecordType.COMMAND), int(RecordType.CHECKPOINT),
 
 
 def repair_tail(wal_dir: Path) -> None:
-    """On open: truncate a torn tail of the newest segment (corruption elsewhere raises)."""
+    """On open: truncate a torn tail of the newest segment, a frame or a group cut short
+    (corruption elsewhere raises)."""
     segments = list_segments(wal_dir)
     if segments:
         newest = segments[-1]
         data = newest.read_bytes()
-        if valid_prefix_bytes(data) < len(data):  # only then build the detailed scan
+        if complete_prefix_bytes(data) < len(data):  # only then build the detailed scan
             truncate_torn_tail(scan_segment(newest, is_last=True))
 
 

@@ -10,22 +10,24 @@ the file and offset.
 The newest segment may also end in zeros: the unused part of a preallocated segment
 (``wal_writer``) when the writer did not close it. That is the end of the log, not
 damage; it is cut like a torn tail, logged as what it is.
+
+A command record and its events records are one write (``wal_journal``): the log ends
+after the last *complete* group. A write cut between a command record and the last of
+its events records (each frame whole, the group not) is a torn tail too, and the cut
+goes back to the command record: else the command would be replayed into the state
+while its events, never in the log, would never reach Kafka.
 """
 
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import crc32c
 
 from exchange.core.v1 import wal_pb2
 from exchange_core.adapters.frame_scan import wanted_frames
 from exchange_core.adapters.wal_frame import (
-    HEADER,
-    HEADER_SIZE,
     MAX_PAYLOAD_BYTES,
     TYPE_CRC,
     Frame,
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 SEGMENT_FORMAT_VERSION = 1
 ZEROS_REASON = "unused preallocated space (zeros) after the last record"
 _NAME = re.compile(r"^wal-(\d{20})\.seg$")
+_COMMAND_TYPES = frozenset((int(RecordType.COMMAND), int(RecordType.COMMAND_BATCH)))
+_GROUP_TYPES = _COMMAND_TYPES | {int(RecordType.EVENTS)}
 
 
 class WalCorruptionError(Exception):
@@ -113,7 +117,58 @@ def scan_segment(path: Path, *, is_last: bool) -> SegmentScan:
             raise WalCorruptionError(path, offset, f"{reason} in a sealed segment")
     if frames and frames[0].record_type != RecordType.SEGMENT_HEADER:
         raise WalCorruptionError(path, 0, "segment does not start with a header")
+    cut = open_group(
+        (f.offset, int(f.record_type), f.payload) for f in reversed(frames))
+    if cut is not None:
+        if not is_last:
+            raise WalCorruptionError(path, cut[0], f"{cut[1]} in a sealed segment")
+        offset = cut[0]
+        reason = cut[1] if reason is None else f"{reason}; {cut[1]}"
+        frames = [f for f in frames if f.offset < offset]
     return SegmentScan(path, frames, offset, len(data), reason)
+
+
+def open_group(
+    frames_backwards: Iterable[tuple[int, int, bytes | memoryview]],
+) -> tuple[int, str] | None:
+    """(offset, reason) of the last command record when fewer events records follow it
+    than it has commands (a write cut inside the group); None when the group is whole.
+    ``frames_backwards``: (offset, record type, payload) from the last frame back."""
+    events = 0
+    for offset, record_type, payload in frames_backwards:
+        if record_type == RecordType.EVENTS:
+            events += 1
+        elif record_type in _COMMAND_TYPES:
+            expected = 1
+            if record_type == RecordType.COMMAND_BATCH:
+                expected = wal_pb2.SequencedBatch.FromString(bytes(payload)).count
+            if events >= expected:
+                return None
+            return offset, (f"the command record at offset {offset} is followed by "
+                            f"{events} of its {expected} events records (a write cut "
+                            "inside the group)")
+        elif record_type == RecordType.SEGMENT_HEADER:
+            return None
+    return None
+
+
+def complete_prefix_bytes(data: bytes) -> int:
+    """Length of the leading run of well-formed frames of ``data`` that ends with a whole
+    group (a command record and all its events records). Frames walked by compiled
+    code; used to tell, without objects per frame, whether a segment needs a scan."""
+    view = memoryview(data)
+    frames, end = wanted_frames(data, _GROUP_TYPES, TYPE_CRC, MAX_PAYLOAD_BYTES,
+                                int(RecordType.SEGMENT_HEADER))
+    cut = open_group((at, kind, view[start:stop]) for at, kind, start, stop in reversed(frames))
+    return end if cut is None else cut[0]
+
+
+def readable_bytes(path: Path) -> int:
+    """Where the log in the newest segment ends for a reader that does not repair it:
+    after its last whole group (corruption raises, as ``scan_segment``)."""
+    data = path.read_bytes()
+    end = complete_prefix_bytes(data)
+    return end if end == len(data) else scan_segment(path, is_last=True).valid_bytes
 
 
 def is_zeros(data: bytes, offset: int) -> bool:
@@ -151,32 +206,25 @@ def iter_payloads(
     """
     data = path.read_bytes()
     view = memoryview(data)
-    frames, offset = wanted_frames(data, wanted, TYPE_CRC, MAX_PAYLOAD_BYTES,
+    frames, offset = wanted_frames(data, wanted | _GROUP_TYPES, TYPE_CRC, MAX_PAYLOAD_BYTES,
                                    int(RecordType.SEGMENT_HEADER))
+    limit = len(data)
+    if offset < limit:
+        # Raises on corruption; a torn tail of the newest segment (a bad frame, or a
+        # group cut short) ends the segment there.
+        limit = scan_segment(path, is_last=is_last).valid_bytes
+    else:
+        cut = open_group((at, kind, view[start:stop])
+                         for at, kind, start, stop in reversed(frames))
+        if cut is not None:
+            if not is_last:
+                raise WalCorruptionError(path, cut[0], f"{cut[1]} in a sealed segment")
+            limit = cut[0]
     for frame_offset, record_type, start, stop in frames:
-        yield frame_offset, record_type, view[start:stop]
-    end = len(data)
-    if offset < end:
-        # Raises on corruption; a torn tail of the newest segment ends the segment here.
-        scan_segment(path, is_last=is_last)
-
-
-def valid_prefix_bytes(data: bytes) -> int:
-    """Length of the leading run of well-formed frames of ``data`` (fast, no objects)."""
-    end = len(data)
-    view = memoryview(data)
-    unpack_from, crc, type_crc = HEADER.unpack_from, crc32c.crc32c, TYPE_CRC
-    offset = 0
-    while offset + HEADER_SIZE <= end:
-        length, checksum, record_type = unpack_from(data, offset)
-        start = offset + HEADER_SIZE
-        start_crc = type_crc.get(record_type)
-        if start_crc is None or length > MAX_PAYLOAD_BYTES or start + length > end:
+        if frame_offset >= limit:
             break
-        if crc(view[start:start + length], start_crc) != checksum:
-            break
-        offset = start + length
-    return offset
+        if record_type in wanted:
+            yield frame_offset, record_type, view[start:stop]
 
 
 def iter_frames(paths: list[Path]) -> Iterator[tuple[Path, Frame]]:

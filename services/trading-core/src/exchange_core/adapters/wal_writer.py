@@ -6,7 +6,8 @@ it durable with one ``fdatasync``; meanwhile the next batch accumulates. Only th
 it report the new durable seq (``on_durable``), which is what releases replies and
 events: the commit line. A failed write or fsync is fatal (the page cache state after a
 failed fsync is unknown), and so is losing the leader lease: the writer refuses to write
-for a stale epoch.
+for a stale epoch, and checks the lease again once the fsync returns (a lease that ran
+out during a stalled write releases nothing).
 
 Preallocation (``preallocate=True``, what ``serve`` runs): a segment is a file of zeros
 of the full segment size, written and fsync'd before the first record goes in, and
@@ -166,6 +167,13 @@ class WalWriter:
                 self._write_batch(batch, commands)
             except OSError as exc:
                 self._stop(f"WAL write failed: {exc}")
+                return
+            if not self._is_fence_valid():
+                # The lease ran out during the write and fsync (a stall, a pause): the
+                # records are on disk, but a newer leader may already be serving, so
+                # nothing of them is acknowledged or published from here.
+                self._stop("leader lease lost during the write: its records are not "
+                           "released")
                 return
             self._durable_seq = last_seq
             self._on_durable(last_seq)

@@ -119,3 +119,13 @@ def _varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def test_a_hole_in_the_event_seqs_past_a_known_position_stops_the_scan() -> None:
+    data = _frames(1) + _frames(2) + _frames(4)  # seq 3's events are missing
+    with pytest.raises(ValueError, match=r"seqs 3\.\.3 have none"):
+        _scan(data)
+    # Before the hole everything is read; from an unknown position (0) the first record
+    # found is where publishing starts.
+    assert _scan(_frames(1) + _frames(2)).last_seq == 2
+    assert _scan(_frames(5) + _frames(6)).last_seq == 6

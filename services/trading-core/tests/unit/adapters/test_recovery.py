@@ -17,7 +17,7 @@ from exchange_core.adapters.recovery import recover
 from exchange_core.adapters.snapshot_store import SnapshotStore
 from exchange_core.adapters.wal_frame import RecordType, encode_frame
 from exchange_core.adapters.wal_journal import WalJournal
-from exchange_core.adapters.wal_segment import WalCorruptionError
+from exchange_core.adapters.wal_segment import WalCorruptionError, list_segments, scan_segment
 from exchange_core.adapters.wal_writer import WalWriter
 from exchange_core.app.replay import DivergenceError
 from exchange_core.app.sequencer import Sequencer, SnapshotPolicy
@@ -210,3 +210,63 @@ def test_corruption_found_by_the_decoder_process_is_the_same_hard_error(tmp_path
     with pytest.raises(WalCorruptionError) as child:
         recover(tmp_path / "wal", store, _config, repair=False, decode_in_child=True)
     assert (child.value.path, child.value.offset) == (here.value.path, here.value.offset)
+
+
+def test_a_command_whose_events_were_cut_off_is_not_recovered_nor_replayed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A crash cut the last write between command 64's record and its events record: the
+    # command must go with them (never in the state with its events lost for Kafka).
+    _run(tmp_path, 60, snapshot_every=10**6)
+    segments = list_segments(tmp_path / "wal")
+    while not any(f.record_type == RecordType.COMMAND
+                  for f in scan_segment(segments[-1], is_last=True).frames):
+        segments.pop().unlink()  # rotated after the last command: the crash came before
+    segment = segments[-1]
+    last = [f for f in scan_segment(segment, is_last=True).frames
+            if f.record_type == RecordType.COMMAND][-1]
+    with open(segment, "r+b") as handle:
+        handle.truncate(last.end + 5)  # the command whole, 5 bytes of its events
+    (tmp_path / "markets.json").write_text(json.dumps(MARKETS))
+    monkeypatch.setenv("CORE_MARKETS_FILE", str(tmp_path / "markets.json"))
+    assert main(["replay", "--verify", "--data-dir", str(tmp_path)]) == 0  # read-only
+    replayed = json.loads(capsys.readouterr().out)
+    assert segment.stat().st_size == last.end + 5
+    expected = _run(tmp_path / "shorter", 59, snapshot_every=10**6).state_hash()
+    store = SnapshotStore(tmp_path / "snapshots")
+    recovered = recover(tmp_path / "wal", store, _config)  # serve's: repairs the tail
+    assert segment.stat().st_size == last.offset
+    assert replayed["seq"] == recovered.last_seq == 63
+    assert replayed["state_hash"] == recovered.state_hash == expected
+
+
+def test_replay_verify_vouches_for_every_snapshot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _run(tmp_path, 300, snapshot_every=100)
+    (tmp_path / "markets.json").write_text(json.dumps(MARKETS))
+    monkeypatch.setenv("CORE_MARKETS_FILE", str(tmp_path / "markets.json"))
+    store = SnapshotStore(tmp_path / "snapshots")
+    assert len(store.paths()) == 3
+    args = ["replay", "--verify", "--data-dir", str(tmp_path)]
+    assert main([*args, "--from-scratch"]) == 0
+    assert json.loads(capsys.readouterr().out)["checkpoints_verified"] == 304 // 25 + 3
+    oldest = store.load_newest(max_seq=100)
+    assert oldest is not None
+    forged = wal_pb2.SnapshotHeader()
+    forged.CopyFrom(oldest.header)
+    forged.state_hash = bytes(32)
+    store.write(forged, oldest.image)
+    assert main(args) == 0  # from the newest snapshot: the forged old one is not read
+    capsys.readouterr()
+    assert main([*args, "--from-scratch"]) == 1
+    failed = json.loads(capsys.readouterr().out)
+    assert not failed["ok"] and "diverges at seq 100" in failed["error"]
+    newest = store.load_newest()
+    assert newest is not None
+    forged.CopyFrom(newest.header)
+    forged.state_hash = bytes(32)
+    store.write(forged, newest.image)
+    assert main(args) == 1  # a snapshot that does not match is an error, not a fallback
+    assert f"diverges at seq {newest.header.seq}" in json.loads(capsys.readouterr().out)["error"]
+    assert main(["replay", "--data-dir", str(tmp_path)]) == 0  # serve's rule: fall back

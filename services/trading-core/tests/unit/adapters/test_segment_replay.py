@@ -309,6 +309,13 @@ def _place_item(i: int, buy: bool, price: str = "30000.00") -> pb.SubmitStreamRe
         order_type=common_pb2.ORDER_TYPE_LIMIT, price=price, quantity="0.0100"))
 
 
+def _events_frames(first_seq: int, count: int) -> bytes:
+    """The events records that follow a command record in the WAL (one per command)."""
+    return b"".join(encode_frame(RecordType.EVENTS,
+                                 wal_pb2.CommandEvents(seq=s).SerializeToString())
+                    for s in range(first_seq, first_seq + count))
+
+
 def _batch_wal(wal_dir: Path) -> int:
     """A segment of batch records: deposits, then batches with skipped items (one with
     no command), a cancel and a cancel-all, packed skips, and one whose request repeats
@@ -322,6 +329,7 @@ def _batch_wal(wal_dir: Path) -> int:
         deposit.balance.adjusted.account_id, deposit.balance.adjusted.asset = account, asset
         deposit.balance.adjusted.delta = delta
         frames.append(encode_frame(RecordType.COMMAND, deposit.SerializeToString()))
+        frames.append(_events_frames(seq, 1))
         seq += 1
     for n in range(6):
         items = [_place_item(10 * n + i, i % 2 == 0, f"{30000 + i - n}.00") for i in range(5)]
@@ -332,10 +340,12 @@ def _batch_wal(wal_dir: Path) -> int:
             symbol="BTC-USDT", account_id="bob")) if n == 3 else _place_item(900 + n, False))
         skipped = [2, 4] if n % 2 else [2]
         frames.append(_batch_record(seq, items, skipped))
+        frames.append(_events_frames(seq, len(items) - len(skipped)))
         seq += len(items) - len(skipped)
     twice = pb.SubmitStreamRequest(request_id=5, place_order=pb.PlaceOrderRequest(
         symbol="BTC-USDT")).SerializeToString() + _place_item(6, True).SerializeToString()
     frames.append(_batch_record(seq, [_place_item(4, False)], [], extra_item=twice))
+    frames.append(_events_frames(seq, 2))
     seq += 2
     (wal_dir / segment_name(1)).write_bytes(b"".join(frames))
     return seq - 1

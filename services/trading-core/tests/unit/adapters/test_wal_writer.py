@@ -1,4 +1,5 @@
 import logging
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -252,3 +253,73 @@ def test_a_new_writer_takes_the_spare_left_by_the_previous_one(tmp_path: Path) -
     assert not (wal / (SPARE_NAME + ".partial")).exists()
     assert (wal / SPARE_NAME).stat().st_ino != spare
     assert [e.seq for e in read_entries(wal)] == list(range(1, 21))
+
+
+def test_nothing_is_released_before_the_fdatasync_that_holds_it_returns(
+    tmp_path: Path, preallocate: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit line: ``on_durable`` (replies, events) only after fdatasync returns."""
+    real = os.fdatasync
+    entered, release = threading.Event(), threading.Event()
+    log: list[str] = []
+
+    def held_fdatasync(fd: int) -> None:
+        log.append("fdatasync")
+        entered.set()
+        assert release.wait(10)
+        real(fd)
+        log.append("fdatasync returned")
+
+    durable = _Durable()
+    writer = _writer(tmp_path, durable, preallocate=preallocate,
+                     on_stop=log.append)
+    monkeypatch.setattr(os, "fdatasync", held_fdatasync)
+    writer.start()
+    writer.append(1, _frames(1))
+    assert entered.wait(10)
+    writer.append(2, _frames(2))  # queued while the fsync runs
+    assert durable.seqs == [] and writer.durable_seq == 0  # the fsync has not returned
+    release.set()
+    writer.close()
+    assert durable.seqs == [1, 2]
+    assert log[:2] == ["fdatasync", "fdatasync returned"]
+
+
+def test_a_failed_fdatasync_releases_nothing_and_stops_the_writer(
+    tmp_path: Path, preallocate: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_fdatasync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    durable = _Durable()
+    reasons: list[str] = []
+    writer = _writer(tmp_path, durable, preallocate=preallocate, on_stop=reasons.append)
+    monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
+    writer.start()
+    writer.append(1, _frames(1))
+    writer.close()
+    assert durable.seqs == [] and writer.durable_seq == 0
+    assert "WAL write failed" in reasons[0] and "Input/output error" in reasons[0]
+    with pytest.raises(WalClosedError):
+        writer.append(2, _frames(2))
+
+
+def test_a_lease_that_runs_out_during_the_write_releases_nothing(
+    tmp_path: Path, preallocate: bool
+) -> None:
+    checks: list[bool] = []
+
+    def fence() -> bool:  # valid before the write, expired once the fsync returns
+        checks.append(not checks)
+        return checks[-1]
+
+    durable = _Durable()
+    reasons: list[str] = []
+    writer = _writer(tmp_path, durable, is_fence_valid=fence, on_stop=reasons.append,
+                     preallocate=preallocate)
+    writer.start()
+    writer.append(1, _frames(1))
+    writer.close()
+    assert checks == [True, False]
+    assert durable.seqs == [] and writer.durable_seq == 0
+    assert "lease lost during the write" in reasons[0]
