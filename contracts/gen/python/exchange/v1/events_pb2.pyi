@@ -434,24 +434,50 @@ class BookEvent(google.protobuf.message.Message):
     ENVELOPE_FIELD_NUMBER: builtins.int
     DELTA_FIELD_NUMBER: builtins.int
     SNAPSHOT_FIELD_NUMBER: builtins.int
+    MODE_CHANGED_FIELD_NUMBER: builtins.int
     @property
     def envelope(self) -> exchange.v1.envelope_pb2.EventEnvelope: ...
     @property
     def delta(self) -> global___BookDelta: ...
     @property
     def snapshot(self) -> global___BookSnapshot: ...
+    @property
+    def mode_changed(self) -> global___SymbolModeChanged: ...
     def __init__(
         self,
         *,
         envelope: exchange.v1.envelope_pb2.EventEnvelope | None = ...,
         delta: global___BookDelta | None = ...,
         snapshot: global___BookSnapshot | None = ...,
+        mode_changed: global___SymbolModeChanged | None = ...,
     ) -> None: ...
-    def HasField(self, field_name: typing.Literal["body", b"body", "delta", b"delta", "envelope", b"envelope", "snapshot", b"snapshot"]) -> builtins.bool: ...
-    def ClearField(self, field_name: typing.Literal["body", b"body", "delta", b"delta", "envelope", b"envelope", "snapshot", b"snapshot"]) -> None: ...
-    def WhichOneof(self, oneof_group: typing.Literal["body", b"body"]) -> typing.Literal["delta", "snapshot"] | None: ...
+    def HasField(self, field_name: typing.Literal["body", b"body", "delta", b"delta", "envelope", b"envelope", "mode_changed", b"mode_changed", "snapshot", b"snapshot"]) -> builtins.bool: ...
+    def ClearField(self, field_name: typing.Literal["body", b"body", "delta", b"delta", "envelope", b"envelope", "mode_changed", b"mode_changed", "snapshot", b"snapshot"]) -> None: ...
+    def WhichOneof(self, oneof_group: typing.Literal["body", b"body"]) -> typing.Literal["delta", "snapshot", "mode_changed"] | None: ...
 
 global___BookEvent = BookEvent
+
+@typing.final
+class SymbolModeChanged(google.protobuf.message.Message):
+    """SetSymbolMode took effect: from this event's seq on, the market accepts what `mode`
+    allows (a halt, cancel-only or post-only window, or back to normal).
+    """
+
+    DESCRIPTOR: google.protobuf.descriptor.Descriptor
+
+    MODE_FIELD_NUMBER: builtins.int
+    PREVIOUS_MODE_FIELD_NUMBER: builtins.int
+    mode: exchange.v1.common_pb2.SymbolMode.ValueType
+    previous_mode: exchange.v1.common_pb2.SymbolMode.ValueType
+    def __init__(
+        self,
+        *,
+        mode: exchange.v1.common_pb2.SymbolMode.ValueType = ...,
+        previous_mode: exchange.v1.common_pb2.SymbolMode.ValueType = ...,
+    ) -> None: ...
+    def ClearField(self, field_name: typing.Literal["mode", b"mode", "previous_mode", b"previous_mode"]) -> None: ...
+
+global___SymbolModeChanged = SymbolModeChanged
 
 @typing.final
 class BookDelta(google.protobuf.message.Message):

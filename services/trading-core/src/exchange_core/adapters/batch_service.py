@@ -9,6 +9,7 @@ seq, which covers every command in it: the commit line holds for each.
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from exchange_core.adapters.batch_staging import BatchItems, Item, StagedBatch, 
 from exchange_core.adapters.event_mapping import EventMapper
 from exchange_core.adapters.grpc_service import Staged, TradingCoreService
 from exchange_core.app.core_node import CoreNode, NotServing
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 1_000
 _WINDOW = 64
@@ -148,6 +151,9 @@ class TradingCoreBatchService:
                         problems.append((grpc.StatusCode.UNAVAILABLE, str(exc)))
                         break
                     await window.put(staged)
+            except Exception as exc:  # never end the stream OK with batches unanswered
+                log.exception("SubmitBatches reader failed")
+                problems.append((grpc.StatusCode.INTERNAL, f"batch reader failed: {exc}"))
             finally:
                 await window.put(None)
 

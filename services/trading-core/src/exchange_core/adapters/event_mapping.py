@@ -32,6 +32,7 @@ from exchange_core.domain import (
     OrderFilled,
     OrderRejected,
     Result,
+    SymbolModeChanged,
     TradeExecuted,
     codes,
     format_asset_amount,
@@ -62,6 +63,7 @@ _FILLED: Final = 0x32
 _BALANCE_APPLIED: Final = 0x3A
 _TRADE: Final = 0x12  # TradeEvent.trade = 2
 _DELTA: Final = 0x12  # BookEvent.delta = 2
+_MODE_CHANGED: Final = 0x22  # BookEvent.mode_changed = 4
 _NO_KEYS: Final = (b"", b"", b"")
 _BUY: Final = codes.BUY
 _EVENT_VERSION: Final = b"\x10" + varint(EVENT_VERSION)  # EventEnvelope.event_version = 2
@@ -356,7 +358,10 @@ class EventMapper:
             return keys[0], _CANCELED, _canceled(p, grid, event)
         if type(event) is OrderRejected:
             return keys[0], _REJECTED, _rejected(p, grid, event)
-        return None  # SymbolModeChanged: domain-only, no contract message yet
+        if type(event) is SymbolModeChanged:  # market status, with the book's stream
+            return keys[2], _MODE_CHANGED, _put(
+                p, uint_field(b"\x08", event.mode) + uint_field(b"\x10", event.previous_mode))
+        return None
 
     def _topic_keys(self, symbol: str) -> tuple[bytes, bytes, bytes]:
         """A market's (order, trade, book) topic field + key field, each one piece."""

@@ -9,6 +9,7 @@ leader or is draining; business outcomes are replies with a RejectCode.
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, NamedTuple
 
@@ -21,6 +22,8 @@ from exchange_core.adapters import reply_mapping as replies
 from exchange_core.adapters.event_mapping import EventMapper, level
 from exchange_core.app.core_node import CoreNode, NotServing
 from exchange_core.domain import OrderView, format_order_id, parse_order_id
+
+log = logging.getLogger(__name__)
 
 pb = trading_core_pb2
 _DEFAULT_DEPTH = 50
@@ -110,6 +113,9 @@ class TradingCoreService(trading_core_pb2_grpc.TradingCoreServicer):
                         failure.append((grpc.StatusCode.UNAVAILABLE, str(exc)))
                         break
                     await window.put((item.request_id, which, staged))
+            except Exception as exc:  # never end the stream OK with commands unanswered
+                log.exception("SubmitStream reader failed")
+                failure.append((grpc.StatusCode.INTERNAL, f"stream reader failed: {exc}"))
             finally:
                 await window.put(None)
 

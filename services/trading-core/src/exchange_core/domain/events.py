@@ -248,7 +248,7 @@ class BalanceApplied(Record):
 
 
 class SymbolModeChanged(Record):
-    """Domain-only (no proto message yet): the market's mode after SetSymbolMode."""
+    """The market's mode after SetSymbolMode (BookEvent.mode_changed on the wire)."""
 
     _fields: ClassVar[tuple[str, ...]] = ("mode", "previous_mode")
     __slots__ = _fields

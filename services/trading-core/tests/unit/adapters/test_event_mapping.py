@@ -13,6 +13,7 @@ from exchange_core.domain import (
     Engine,
     PlaceOrder,
     Result,
+    SetSymbolMode,
     codes,
     format_order_id,
 )
@@ -99,6 +100,7 @@ def _reference(mapper: EventMapper, result: Result, seq: int) -> bytes:
         OrderCanceled,
         OrderFilled,
         OrderRejected,
+        SymbolModeChanged,
         TradeExecuted,
     )
 
@@ -158,6 +160,11 @@ def _reference(mapper: EventMapper, result: Result, seq: int) -> bytes:
                 assert grid is not None
                 topic = "core.trade-events.v1"
                 message = events_pb2.TradeEvent(envelope=envelope, trade=mapper.trade(grid, e))
+            elif isinstance(e, SymbolModeChanged):
+                topic = "core.book-events.v1"
+                message = events_pb2.BookEvent(
+                    envelope=envelope, mode_changed=events_pb2.SymbolModeChanged(
+                        mode=e.mode, previous_mode=e.previous_mode))  # type: ignore[arg-type]
             else:
                 assert isinstance(e, BookDelta) and grid is not None
                 topic = "core.book-events.v1"
@@ -181,13 +188,19 @@ def test_command_events_bytes_equal_the_messages_built_the_obvious_way() -> None
     for order_id in (format_order_id("BTC-USDT", placed.order_id), "BTC-USDT:999"):
         results.append(engine.apply(CancelOrder(Symbol("BTC-USDT"), AccountId("alice"),
                                                 order_id, ts_ns=TS_NS)))
+    for mode in (codes.MODE_HALTED, codes.MODE_NORMAL):  # published with the book's events
+        results.append(engine.apply(SetSymbolMode(Symbol("BTC-USDT"), mode, ts_ns=TS_NS)))
     kinds: set[str] = set()
     for seq, result in enumerate(results, start=1):
         kinds |= {type(e).__name__ for e in result.events}
         assert mapper.command_events(result, wal_seq=seq, ts_ns=TS_NS, epoch=7,
                                      correlation_id="corr") == _reference(mapper, result, seq)
     assert {"OrderAccepted", "TradeExecuted", "OrderFilled", "BookDelta",
-            "BalanceApplied", "OrderRejected", "OrderCanceled"} <= kinds
+            "BalanceApplied", "OrderRejected", "OrderCanceled", "SymbolModeChanged"} <= kinds
+    halted = events_pb2.BookEvent.FromString(wal_pb2.CommandEvents.FromString(
+        mapper.command_events(results[-2], wal_seq=1, ts_ns=TS_NS, epoch=7)).events[0].payload)
+    assert (halted.mode_changed.mode, halted.mode_changed.previous_mode) == (
+        common_pb2.SYMBOL_MODE_HALTED, common_pb2.SYMBOL_MODE_NORMAL)
 
 
 def test_a_new_time_or_epoch_between_commands_is_never_served_from_the_previous_one() -> None:
