@@ -306,3 +306,49 @@ def stream_load(port: int, market: Market, prefix: str, *, seed: int, stop: Any,
         except grpc.RpcError:
             pass  # the core died mid-stream: whatever was not acknowledged is not promised
     return acks
+
+
+def batch_load(port: int, market: Market, prefix: str, *, seed: int, stop: Any,
+               batch: int = 40, in_flight: int = 2, max_orders: int = 100_000) -> list[Ack]:
+    """Orders in batches over TradingCoreBatch/SubmitBatches (the high-rate clients' RPC,
+    one WAL record per batch) until ``stop`` is set or the core dies."""
+    import random
+    import threading
+
+    from exchange.core.v1 import trading_core_batch_pb2 as batch_pb
+    from exchange.core.v1 import trading_core_batch_pb2_grpc as batch_grpc
+
+    rng = random.Random(seed)
+    slots = threading.Semaphore(in_flight)
+    sent: dict[int, tuple[str, str]] = {}
+    acks: list[Ack] = []
+
+    def requests() -> Iterator[Any]:
+        request_id = 0
+        while request_id < max_orders:
+            while not slots.acquire(timeout=0.05):
+                if stop.is_set():
+                    return
+            if stop.is_set():
+                return
+            message = batch_pb.SubmitBatchesRequest()
+            for _ in range(batch):
+                request_id += 1
+                req = order_request(market, rng, f"{prefix}-{request_id}")
+                sent[request_id] = (req.client_order_id, req.account_id)
+                message.commands.add(request_id=request_id, place_order=req)
+            yield message
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            for reply in batch_grpc.TradingCoreBatchStub(channel).SubmitBatches(requests()):
+                slots.release()
+                for item in reply.replies:
+                    r = item.place_order
+                    cid, account = sent[item.request_id]
+                    acks.append(Ack(cid, account, r.accepted, r.code, r.order_id, r.status,
+                                    r.filled_quantity, r.seq, r.epoch,
+                                    tuple(t.trade_id for t in r.trades)))
+        except grpc.RpcError:
+            pass  # the core died mid-stream: whatever was not acknowledged is not promised
+    return acks

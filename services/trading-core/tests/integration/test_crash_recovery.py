@@ -12,6 +12,7 @@ import grpc
 import pytest
 from core_harness import (  # type: ignore[import-not-found]
     CORE_TOPICS,
+    batch_load,
     consume_range,
     envelope_of,
     fund,
@@ -73,9 +74,10 @@ def _load_until_killed(core: Any, market: Any, cycle: int, rng: random.Random) -
     stop = threading.Event()
     results: list[list[Any]] = [[], []]
 
-    def worker(index: int) -> None:
-        results[index] = stream_load(core.grpc_port, market, f"c{cycle}w{index}",
-                                     seed=cycle * 10 + index, stop=stop)
+    def worker(index: int) -> None:  # one client per RPC: the stream and the batches
+        load = stream_load if index == 0 else batch_load
+        results[index] = load(core.grpc_port, market, f"c{cycle}w{index}",
+                              seed=cycle * 10 + index, stop=stop)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
     for thread in threads:
@@ -123,6 +125,10 @@ def test_kill_9_under_load_loses_nothing_acknowledged(
     logged_ids = {e.place_order.client_order_id for e in read_entries(wal)
                   if isinstance(e, wal_pb2.SequencedCommand)}
     assert {a.client_order_id for a in all_acks if a.seq} <= logged_ids
+    # Every logged command has its events record (a kill never leaves one without).
+    commands = [e.seq for e in read_entries(wal) if isinstance(e, wal_pb2.SequencedCommand)]
+    assert commands == list(range(1, len(commands) + 1))
+    assert [rec.seq for rec in read_events(wal)] == commands
     wal_events = {ev.event_id: (ev.topic, ev.payload) for rec in read_events(wal)
                   for ev in rec.events}
     acked_trades = {t for a in all_acks for t in a.trade_ids}
