@@ -277,12 +277,14 @@ def test_nothing_is_released_before_the_fdatasync_that_holds_it_returns(
     writer.start()
     writer.append(1, _frames(1))
     assert entered.wait(10)
-    writer.append(2, _frames(2))  # queued while the fsync runs
+    for seq in range(2, 11):
+        writer.append(seq, _frames(seq))  # queued while the fsync runs
     assert durable.seqs == [] and writer.durable_seq == 0  # the fsync has not returned
     release.set()
     writer.close()
-    assert durable.seqs == [1, 2]
-    assert log[:2] == ["fdatasync", "fdatasync returned"]
+    assert durable.seqs == [1, 10]  # group commit: one fsync covered the 9 queued meanwhile
+    assert durable.batches == [1, 9]
+    assert log == ["fdatasync", "fdatasync returned"] * 2
 
 
 def test_a_failed_fdatasync_releases_nothing_and_stops_the_writer(
