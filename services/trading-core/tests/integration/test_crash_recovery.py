@@ -1,5 +1,6 @@
-"""kill -9 under load, many times: nothing acknowledged is lost, recovery equals a full
-replay of the WAL, and Kafka holds exactly the events of durable commands."""
+"""kill -9 under load, many times (and now and then while starting up): nothing
+acknowledged is lost, recovery equals a full replay of the WAL, and Kafka holds exactly
+the events of durable commands."""
 
 import os
 import random
@@ -105,6 +106,10 @@ def test_kill_9_under_load_loses_nothing_acknowledged(
     uninterrupted = UninterruptedReplay(core.data_dir, markets)
     for cycle in range(CYCLES):
         expected = uninterrupted.catch_up()
+        if cycle % 5 == 4:  # also killed while starting: recovering, repairing, opening
+            core.start()
+            threading.Event().wait(rng.uniform(0.0, 0.6))
+            core.kill9()
         core.start()
         core.wait_serving()
         report = core.recovery()
