@@ -61,6 +61,21 @@ def test_orders_match_query_cancel_and_survive_a_graceful_restart(
                                                  account_id=market.accounts[0],
                                                  order_id=ask.order_id))
         assert not other.found  # an account sees only its own orders
+        for bad, code in (
+            (pb.GetOrderRequest(symbol="NOPE-USDT", order_id="NOPE-USDT:1"),
+             grpc.StatusCode.NOT_FOUND),
+            (pb.GetOrderRequest(symbol=market.symbol, order_id="ETH-USDT:1"),
+             grpc.StatusCode.INVALID_ARGUMENT),
+            (pb.GetOrderRequest(symbol=market.symbol, client_order_id="ask-1"),
+             grpc.StatusCode.INVALID_ARGUMENT),  # a client order id needs its account
+            (pb.GetOrderRequest(symbol=market.symbol), grpc.StatusCode.INVALID_ARGUMENT),
+        ):
+            with pytest.raises(grpc.RpcError) as refused_query:
+                stub.GetOrder(bad)
+            assert refused_query.value.code() == code, bad
+        by_client = stub.GetOrder(pb.GetOrderRequest(
+            symbol=market.symbol, account_id=market.accounts[1], client_order_id="ask-1"))
+        assert by_client.found and by_client.order.order_id == ask.order_id
         halted = stub.SetSymbolMode(pb.SetSymbolModeRequest(
             symbol=market.symbol, mode=common_pb2.SYMBOL_MODE_CANCEL_ONLY))
         assert halted.accepted

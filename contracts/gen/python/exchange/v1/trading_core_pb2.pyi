@@ -364,6 +364,11 @@ global___Order = Order
 
 @typing.final
 class GetOrderRequest(google.protobuf.message.Message):
+    """NOT_FOUND for an unknown symbol; INVALID_ARGUMENT without an id, for an order_id not of
+    this symbol, or for a client_order_id without its account_id. With account_id set, an
+    order of another account reads as not found.
+    """
+
     DESCRIPTOR: google.protobuf.descriptor.Descriptor
 
     SYMBOL_FIELD_NUMBER: builtins.int

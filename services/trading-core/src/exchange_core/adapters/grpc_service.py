@@ -202,13 +202,23 @@ class TradingCoreService(trading_core_pb2_grpc.TradingCoreServicer):
         except NotServing as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         view: OrderView | None = None
-        if node.engine.grid(request.symbol) is not None:
-            if request.order_id:
-                number = parse_order_id(request.symbol, request.order_id)
-                view = node.engine.get_order(request.symbol, number) if number else None
-            elif request.client_order_id:
-                view = node.engine.get_order_by_client(
-                    request.symbol, request.account_id, request.client_order_id)
+        if node.engine.grid(request.symbol) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown symbol {request.symbol!r}")
+        if request.order_id:
+            number = parse_order_id(request.symbol, request.order_id)
+            if not number:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, (
+                    f"order_id {request.order_id!r} is not an order id of {request.symbol}"))
+            view = node.engine.get_order(request.symbol, number)
+        elif request.client_order_id:
+            if not request.account_id:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    "account_id is required with client_order_id")
+            view = node.engine.get_order_by_client(
+                request.symbol, request.account_id, request.client_order_id)
+        else:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                "order_id or client_order_id is required")
         if view is not None and request.account_id and view.account_id != request.account_id:
             view = None  # an account sees only its own orders
         await _durable(node, context)
