@@ -19,6 +19,7 @@ class Settings:
     snapshot_every_commands: int
     snapshot_every_seconds: int
     snapshots_kept: int
+    snapshot_fork: bool
     checkpoint_every_commands: int
     wal_segment_bytes: int
     wal_prune: bool
@@ -51,6 +52,7 @@ class Settings:
             snapshot_every_commands=env_int("CORE_SNAPSHOT_EVERY_COMMANDS", 100_000, env),
             snapshot_every_seconds=env_int("CORE_SNAPSHOT_EVERY_SECONDS", 300, env),
             snapshots_kept=env_int("CORE_SNAPSHOTS_KEPT", 3, env),
+            snapshot_fork=env_bool("CORE_SNAPSHOT_FORK", True, env),
             checkpoint_every_commands=env_int("CORE_CHECKPOINT_EVERY_COMMANDS", 10_000, env),
             wal_segment_bytes=env_int("CORE_WAL_SEGMENT_BYTES", 64 * 1024 * 1024, env),
             wal_prune=env_bool("CORE_WAL_PRUNE", True, env),

@@ -309,7 +309,7 @@ def stream_load(port: int, market: Market, prefix: str, *, seed: int, stop: Any,
 
 
 def batch_load(port: int, market: Market, prefix: str, *, seed: int, stop: Any,
-               batch: int = 40, in_flight: int = 2, max_orders: int = 100_000) -> list[Ack]:
+               batch: int = 20, in_flight: int = 1, max_orders: int = 100_000) -> list[Ack]:
     """Orders in batches over TradingCoreBatch/SubmitBatches (the high-rate clients' RPC,
     one WAL record per batch) until ``stop`` is set or the core dies."""
     import random

@@ -146,7 +146,7 @@ def _start_leader(
         balance_positions=lambda: dict(positions),
         outbox_cursor=(lambda: outbox.cursor) if outbox is not None else lambda: None,
         archive=archive, snapshots_kept=settings.snapshots_kept, prune_wal=settings.wal_prune,
-        observe_write=metrics.snapshot_seconds.observe)
+        observe_write=metrics.snapshot_seconds.observe, fork_writer=settings.snapshot_fork)
     sequencer = Sequencer(
         engine, WalJournal(writer, mapper), epoch=epoch, next_seq=rec.last_seq + 1,
         checkpoint_every=settings.checkpoint_every_commands,

@@ -82,8 +82,16 @@ class SnapshotStore:
 
     def write(self, header: wal_pb2.SnapshotHeader, image: bytes) -> Path:
         """Write atomically: a reader sees the old set of files or the new one, never half."""
-        final = self._dir / snapshot_name(header.seq)
-        temp = final.with_suffix(".tmp")
+        return self.publish(self.write_temp(header, image))
+
+    def temp_path(self, seq: int, pid: int | None = None) -> Path:
+        """Where the image of ``seq`` is written before ``publish`` (named after the
+        writing process: a forked writer left over from a killed core never shares it)."""
+        return self._dir / f"{snapshot_name(seq)}.{pid or os.getpid()}.tmp"
+
+    def write_temp(self, header: wal_pb2.SnapshotHeader, image: bytes) -> Path:
+        """The whole snapshot file under its temp name, fsync'd; no reader looks there."""
+        temp = self.temp_path(header.seq)
         data = encode_snapshot(header, image)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -93,6 +101,11 @@ class SnapshotStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+        return temp
+
+    def publish(self, temp: Path) -> Path:
+        """Rename a complete temp file to its snapshot name, durably (rename, fsync dir)."""
+        final = self._dir / temp.name.rsplit(".", 2)[0]  # snap-<seq>.snap.<pid>.tmp
         os.rename(temp, final)
         fsync_dir(self._dir)
         return final

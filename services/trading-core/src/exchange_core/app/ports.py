@@ -1,6 +1,6 @@
 """The ports the app layer is written against; adapters implement them."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 from exchange_core.domain import Command, Result
@@ -46,6 +46,8 @@ class Journal(Protocol):
 
 
 class SnapshotSink(Protocol):
-    """Writes a serialized engine image off the command path; False if still busy."""
+    """Serializes (``image()``) and writes an engine image off the command path; False if
+    the previous one is still being written. ``image`` must be called before the engine
+    changes again, or from a copy of the process taken before it does (a fork)."""
 
-    def offer(self, seq: int, state_hash: str, image: bytes, epoch: int) -> bool: ...
+    def offer(self, seq: int, state_hash: str, image: Callable[[], bytes], epoch: int) -> bool: ...

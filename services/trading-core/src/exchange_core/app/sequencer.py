@@ -140,12 +140,13 @@ class Sequencer:
         return first, results
 
     def snapshot_now(self) -> bool:
-        """Serialize the engine now and hand the image to the writer (off this thread)."""
+        """Hand the engine's state at this seq to the snapshot sink, which serializes and
+        writes it off this thread (serve's: in a forked copy of the process)."""
         if self._snapshots is None or self.last_seq == 0:
             return False
         seq = self.last_seq
         offered = self._snapshots.sink.offer(
-            seq, self._engine.state_hash(), self._engine.snapshot(), self._epoch
+            seq, self._engine.state_hash(), self._engine.snapshot, self._epoch
         )
         if offered:
             self._snapshots.taken(seq)

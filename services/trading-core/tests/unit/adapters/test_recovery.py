@@ -2,6 +2,7 @@
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,8 @@ class _StoreSink:
         self.store = store
         self.pending: list[tuple[int, str, bytes, int]] = []
 
-    def offer(self, seq: int, state_hash: str, image: bytes, epoch: int) -> bool:
-        self.pending.append((seq, state_hash, image, epoch))
+    def offer(self, seq: int, state_hash: str, image: Callable[[], bytes], epoch: int) -> bool:
+        self.pending.append((seq, state_hash, image(), epoch))  # serialized now, in process
         return True
 
     def flush(self) -> None:

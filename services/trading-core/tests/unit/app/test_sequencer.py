@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 import pytest
 
 from exchange_common.ids import AccountId, Asset, Symbol
@@ -38,7 +40,7 @@ class _Sink:
     def __init__(self) -> None:
         self.offers: list[int] = []
 
-    def offer(self, seq: int, state_hash: str, image: bytes, epoch: int) -> bool:
+    def offer(self, seq: int, state_hash: str, image: Callable[[], bytes], epoch: int) -> bool:
         self.offers.append(seq)
         return True
 
