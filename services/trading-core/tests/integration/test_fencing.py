@@ -13,7 +13,9 @@ from exchange.core.v1 import wal_pb2
 from exchange.v1 import common_pb2
 from exchange.v1 import trading_core_pb2 as pb
 from exchange.v1 import trading_core_pb2_grpc as pb_grpc
+from exchange_core.adapters.wal_frame import RecordType, encode_frame
 from exchange_core.adapters.wal_reader import read_entries
+from exchange_core.adapters.wal_writer import WalWriter
 from exchange_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -83,3 +85,30 @@ def test_only_the_lease_holder_makes_progress_and_a_stale_leader_is_fenced(
     assert {c.epoch for c in after} == {first_epoch}
     assert _place(second, market, "second-2").accepted
     assert {c.epoch for c in _logged_commands(second)} == {taken.epoch}
+
+
+def test_a_core_whose_wal_holds_a_newer_epoch_than_its_lease_refuses_to_lead(
+    core_factory: Any, market: Any,
+) -> None:
+    # The WAL was written by a leader of a far newer epoch than the one the lease gives
+    # now (a restored or copied data directory): leading from it would reuse epochs.
+    core = core_factory(market, CORE_S3_ARCHIVE_ENABLED="false",
+                        CORE_OUTBOX_ENABLED="false", CORE_BALANCE_FEED_ENABLED="false")
+    newer = 10**12
+    (core.data_dir / "wal").mkdir(parents=True)
+    writer = WalWriter(core.data_dir / "wal", shard_id=core.env["CORE_SHARD_ID"], next_seq=1,
+                       epoch=newer, on_durable=lambda seq: None)
+    command = wal_pb2.SequencedCommand(seq=1, ts_ns=1, epoch=newer)
+    command.set_symbol_mode.symbol = market.symbol
+    command.set_symbol_mode.mode = common_pb2.SYMBOL_MODE_NORMAL
+    events = wal_pb2.CommandEvents(seq=1, epoch=newer, ts_ns=1)
+    writer.start()
+    writer.append(1, encode_frame(RecordType.COMMAND, command.SerializeToString())
+                  + encode_frame(RecordType.EVENTS, events.SerializeToString()))
+    writer.close()
+    assert writer.durable_seq == 1
+    core.start()
+    assert core.proc is not None
+    assert core.proc.wait(60) == 3  # EXIT_FENCED: restart as a standby, never lead
+    assert f"the WAL holds epoch {newer}" in core.tail()
+    assert not core.is_serving()

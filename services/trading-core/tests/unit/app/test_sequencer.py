@@ -97,6 +97,22 @@ def test_a_snapshot_is_offered_every_n_commands() -> None:
     assert sink.offers == [8, 16]
 
 
+def test_a_snapshot_is_offered_after_t_seconds_even_below_n_commands() -> None:
+    sink, now = _Sink(), [0.0]
+    policy = SnapshotPolicy(sink, every_commands=10**6, every_seconds=300,
+                            clock_s=lambda: now[0])
+    sequencer = Sequencer(Engine(CONFIG), _Journal(), epoch=1, next_seq=1, checkpoint_every=100,
+                          snapshots=policy)
+    commands = _commands()
+    for command in commands[:3]:
+        sequencer.execute(None, command)  # type: ignore[arg-type]
+    assert sink.offers == []
+    now[0] = 301.0  # five minutes later, the next command takes one
+    sequencer.execute(None, commands[3])  # type: ignore[arg-type]
+    now[0] = 700.0  # and nothing without a new command (no empty snapshot)
+    assert sink.offers == [4] and not policy.due(4)
+
+
 def test_a_batch_takes_consecutive_seqs_in_one_record_and_matches_one_by_one() -> None:
     commands = [c._replace(ts_ns=500) for c in _commands()]  # type: ignore[attr-defined]
     one_by_one = Sequencer(Engine(CONFIG), _Journal(), epoch=1, next_seq=1, checkpoint_every=5,
