@@ -269,6 +269,14 @@ def order_request(market: Market, rng: Any, client_order_id: str) -> Any:
         quantity=f"{rng.randint(1, 50) / 1000:.3f}")
 
 
+def _ack(sent: tuple[str, str], reply: Any) -> Ack:
+    """The Ack of a PlaceOrderResponse to the order sent as (client_order_id, account)."""
+    cid, account = sent
+    return Ack(cid, account, reply.accepted, reply.code, reply.order_id, reply.status,
+               reply.filled_quantity, reply.seq, reply.epoch,
+               tuple(t.trade_id for t in reply.trades))
+
+
 def stream_load(port: int, market: Market, prefix: str, *, seed: int, stop: Any,
                 window: int = 128, max_orders: int = 100_000) -> list[Ack]:
     """Pipelined orders over SubmitStream until ``stop`` is set or the core dies."""
@@ -298,11 +306,7 @@ def stream_load(port: int, market: Market, prefix: str, *, seed: int, stop: Any,
         try:
             for reply in pb_grpc.TradingCoreStub(channel).SubmitStream(requests()):
                 slots.release()
-                r = reply.place_order
-                cid, account = sent[reply.request_id]
-                acks.append(Ack(cid, account, r.accepted, r.code, r.order_id, r.status,
-                                r.filled_quantity, r.seq, r.epoch,
-                                tuple(t.trade_id for t in r.trades)))
+                acks.append(_ack(sent[reply.request_id], reply.place_order))
         except grpc.RpcError:
             pass  # the core died mid-stream: whatever was not acknowledged is not promised
     return acks
@@ -343,12 +347,8 @@ def batch_load(port: int, market: Market, prefix: str, *, seed: int, stop: Any,
         try:
             for reply in batch_grpc.TradingCoreBatchStub(channel).SubmitBatches(requests()):
                 slots.release()
-                for item in reply.replies:
-                    r = item.place_order
-                    cid, account = sent[item.request_id]
-                    acks.append(Ack(cid, account, r.accepted, r.code, r.order_id, r.status,
-                                    r.filled_quantity, r.seq, r.epoch,
-                                    tuple(t.trade_id for t in r.trades)))
+                acks += [_ack(sent[item.request_id], item.place_order)
+                         for item in reply.replies]
         except grpc.RpcError:
             pass  # the core died mid-stream: whatever was not acknowledged is not promised
     return acks

@@ -156,11 +156,18 @@ def complete_prefix_bytes(data: bytes) -> int:
     """Length of the leading run of well-formed frames of ``data`` that ends with a whole
     group (a command record and all its events records). Frames walked by compiled
     code; used to tell, without objects per frame, whether a segment needs a scan."""
-    view = memoryview(data)
     frames, end = wanted_frames(data, _GROUP_TYPES, TYPE_CRC, MAX_PAYLOAD_BYTES,
                                 int(RecordType.SEGMENT_HEADER))
-    cut = open_group((at, kind, view[start:stop]) for at, kind, start, stop in reversed(frames))
+    cut = _open_group_of(data, frames)
     return end if cut is None else cut[0]
+
+
+def _open_group_of(
+    data: bytes, frames: list[tuple[int, int, int, int]],
+) -> tuple[int, str] | None:
+    """``open_group`` of frames as ``frame_scan.wanted_frames`` lists them (groups wanted)."""
+    view = memoryview(data)
+    return open_group((at, kind, view[start:stop]) for at, kind, start, stop in reversed(frames))
 
 
 def readable_bytes(path: Path) -> int:
@@ -209,17 +216,10 @@ def iter_payloads(
     frames, offset = wanted_frames(data, wanted | _GROUP_TYPES, TYPE_CRC, MAX_PAYLOAD_BYTES,
                                    int(RecordType.SEGMENT_HEADER))
     limit = len(data)
-    if offset < limit:
+    if offset < limit or _open_group_of(data, frames) is not None:
         # Raises on corruption; a torn tail of the newest segment (a bad frame, or a
         # group cut short) ends the segment there.
         limit = scan_segment(path, is_last=is_last).valid_bytes
-    else:
-        cut = open_group((at, kind, view[start:stop])
-                         for at, kind, start, stop in reversed(frames))
-        if cut is not None:
-            if not is_last:
-                raise WalCorruptionError(path, cut[0], f"{cut[1]} in a sealed segment")
-            limit = cut[0]
     for frame_offset, record_type, start, stop in frames:
         if frame_offset >= limit:
             break
